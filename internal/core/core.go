@@ -1,0 +1,192 @@
+// Package core holds the few interfaces every part of ferry agrees on: a Source yields raw
+// records, a Sink writes encoded users and reports one Result per user. Optional abilities
+// are separate interfaces found by type assertion (the rclone way), so a backend implements
+// only what its provider can do.
+package core
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ferry-dev/ferry/schemas"
+)
+
+// Record formats, as named by --from-format / --to-format.
+const (
+	FormatSCIM        = "scim"
+	FormatAuth0       = "auth0"        // Management API / export job user
+	FormatAuth0Import = "auth0-import" // bulk-import array item
+	FormatAppID       = "appid"        // users/export profile item
+	FormatAppIDCD     = "appid-cd"     // Cloud Directory export item
+	FormatOIDC        = "oidc"         // userinfo claims
+)
+
+// Record is one raw user record as a source read it.
+type Record struct {
+	// Data is the record's bytes as read: one JSON value.
+	Data []byte
+	// Ref says where the record came from, for rejects and errors: "line 12", "element 7",
+	// or the source's own user id.
+	Ref string
+	// Cursor is the source position just after this record. Once this record and all
+	// before it are committed, a resumed run may restart the source from Cursor.
+	Cursor string
+	// Err is set when the source reached a record but could not read it as JSON (malformed,
+	// invalid UTF-8, too large). The pipeline rejects it with this reason and goes on.
+	Err error
+}
+
+// Source reads users from a tenant or a file.
+type Source interface {
+	// Name identifies the source in logs and manifests, without credentials.
+	Name() string
+	// Format is the record format of the Data it yields.
+	Format() string
+	// Users calls emit for every record, in order, until the source is exhausted, ctx is
+	// done, or emit returns an error (which Users returns). A fatal read error (network,
+	// truncated gzip) is returned; per-record problems travel in Record.Err.
+	Users(ctx context.Context, emit func(Record) error) error
+}
+
+// Counter is a Source that knows how many records it holds (for progress and ETA).
+type Counter interface {
+	Total(ctx context.Context) (n int64, ok bool)
+}
+
+// Resumer is a Source that can restart after a Record.Cursor it yielded earlier.
+type Resumer interface {
+	ResumeAfter(cursor string) error
+}
+
+// Incremental is a Source that can restrict itself to users changed since t.
+type Incremental interface {
+	Since(t time.Time) error
+}
+
+// Item is one user on its way to a sink.
+type Item struct {
+	Seq  int64         // position in read order, 0-based
+	Ref  string        // the record's Ref
+	Raw  []byte        // the original record, for rejects
+	User *schemas.User // the canonical user after every policy
+	Data []byte        // User encoded in the sink's Format
+}
+
+// Outcome is what became of one user.
+type Outcome int
+
+const (
+	Created   Outcome = iota + 1 // written as a new user
+	Updated                      // written over an existing user (upsert)
+	Unchanged                    // skipped: the target already holds the same user
+	Rejected                     // not written; Reason says why
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Created:
+		return "created"
+	case Updated:
+		return "updated"
+	case Unchanged:
+		return "unchanged"
+	case Rejected:
+		return "rejected"
+	}
+	return "unknown"
+}
+
+// Result is a sink's answer for one Item.
+type Result struct {
+	Outcome Outcome
+	// Reason explains a rejection: the provider's code and message, with the attribute path
+	// when the provider gives one. Never contains secrets.
+	Reason string
+	// TargetID is the user's id in the target, when the sink learns it (for role assignment).
+	TargetID string
+}
+
+// Sink writes users to a tenant or a file.
+type Sink interface {
+	Name() string
+	// Format is the record format Item.Data must be encoded in.
+	Format() string
+	// Write writes a batch and returns exactly one Result per Item, in order. Per-user
+	// failures are Results; the error is for failures that end the run (auth, target gone).
+	// Write may be called concurrently unless the sink implements Sequential.
+	Write(ctx context.Context, batch []Item) ([]Result, error)
+	// Close commits what was written (flush, manifest, rename). It is called once, after
+	// every Write returned, and only when the run was not aborted.
+	Close(ctx context.Context) error
+}
+
+// Aborter is a Sink that can discard a partial output when the run fails.
+type Aborter interface {
+	Abort() error
+}
+
+// Sequential is a Sink whose Write must not run concurrently (a single file).
+type Sequential interface {
+	Sequential()
+}
+
+// BatchLimits bounds the batches a sink receives: by count and by encoded bytes.
+type BatchLimits struct {
+	MaxCount int
+	MaxBytes int
+}
+
+// Batched is a Sink with batch limits of its own (Auth0: 500 KB files; SCIM: maxOperations).
+type Batched interface {
+	BatchLimits() BatchLimits
+}
+
+// Catalog is the roles and scopes of a tenant, keyed by what is stable across tenants:
+// role names, and (resource, scope) pairs where resource is an Auth0 resource server
+// identifier or an App ID application name.
+type Catalog struct {
+	Roles []Role `json:"roles"`
+	// Scopes lists every scope a tenant defines, also those no role grants.
+	Scopes []Permission `json:"scopes,omitempty"`
+}
+
+// Role is one role with the permissions it grants.
+type Role struct {
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Permissions []Permission `json:"permissions,omitempty"`
+}
+
+// Permission is a scope on a resource.
+type Permission struct {
+	Resource string `json:"resource"`
+	Scope    string `json:"scope"`
+}
+
+// RoleReader reads a tenant's role catalog (a Source or a Sink may implement it).
+type RoleReader interface {
+	Roles(ctx context.Context) (*Catalog, error)
+}
+
+// RoleWriter creates missing scopes and roles in a target, scopes first.
+type RoleWriter interface {
+	CreateRoles(ctx context.Context, missing *Catalog) error
+}
+
+// Options are the settings a Source or Sink constructor may use.
+type Options struct {
+	Format      string // --from-format / --to-format; empty: the endpoint's default
+	Upsert      bool
+	Concurrency int
+	// Getenv reads credentials; tests substitute it. Secrets never come from flags or URLs.
+	Getenv func(string) string
+}
+
+// Sentinel errors callers branch on.
+var (
+	// ErrUsage marks a configuration error (exit 2).
+	ErrUsage = errors.New("usage")
+	// ErrAborted marks a run stopped before completion (exit 3).
+	ErrAborted = errors.New("aborted")
+)
