@@ -179,6 +179,8 @@ type Options struct {
 	Format      string // --from-format / --to-format; empty: the endpoint's default
 	Upsert      bool
 	Concurrency int
+	// Source names where the users come from (no credentials), for backup manifests.
+	Source string
 	// Getenv reads credentials; tests substitute it. Secrets never come from flags or URLs.
 	Getenv func(string) string
 }

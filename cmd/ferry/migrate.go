@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/ferry-dev/ferry/extract"
+	"github.com/ferry-dev/ferry/internal/checkpoint"
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/endpoint"
+	"github.com/ferry-dev/ferry/internal/pipeline"
+	"github.com/ferry-dev/ferry/internal/progress"
+	"github.com/ferry-dev/ferry/load"
+	"github.com/ferry-dev/ferry/schemas"
+	"github.com/ferry-dev/ferry/transform"
+	"github.com/segmentio/encoding/json"
+)
+
+func init() {
+	commands["migrate"] = command{"export users from SRC, normalize them, import them into DST", cmdMigrate}
+}
+
+// runFlags are the flags shared by migrate and plan.
+type runFlags struct {
+	from, to, fromFormat, toFormat string
+	concurrency, workers, batch    int
+	upsert, dryRun                 bool
+	rejects, changes, resume       string
+	since                          string
+	noProgress, json               bool
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.from, "from", "", "source: auth0://TENANT, appid://REGION/TENANT, scim+https://HOST/BASE, a file (.ndjson, .json, .gz) or - for stdin")
+	fs.StringVar(&f.to, "to", "", "target: same forms as --from; - for stdout")
+	fs.StringVar(&f.fromFormat, "from-format", "", "record format of a source file: scim (default), auth0, auth0-import, appid, appid-cd, oidc")
+	fs.StringVar(&f.toFormat, "to-format", "", "record format of a target file: scim (default), auth0, auth0-import, appid, appid-cd")
+	fs.IntVar(&f.concurrency, "concurrency", 4, "target writers at once")
+	fs.IntVar(&f.workers, "workers", 0, "transform workers (default: one per CPU)")
+	fs.IntVar(&f.batch, "batch-size", 0, "users per batch (default 500, or less where the target demands)")
+	fs.BoolVar(&f.upsert, "upsert", false, "update users that already exist in the target instead of rejecting them")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "read and transform everything, write nothing, report what would happen")
+	fs.StringVar(&f.rejects, "rejects", "", "write rejected records with their reasons to this NDJSON file")
+	fs.StringVar(&f.changes, "changes", "", "write every change made to a user (with the original value) to this NDJSON file")
+	fs.StringVar(&f.resume, "resume", "", "keep progress in this state file and continue from it after a crash")
+	fs.StringVar(&f.since, "since", "", "only users changed since this time (RFC 3339, or a duration like 24h)")
+	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress display")
+	fs.BoolVar(&f.json, "json", false, "print one JSON summary object on stdout")
+}
+
+const migrateExamples = `  # nightly backup of an Auth0 tenant
+  ferry migrate --from auth0://acme.eu.auth0.com --to backup-$(date +%F).ndjson.gz --json --no-progress
+  # restore a backup into an App ID instance
+  ferry migrate --from backup.ndjson.gz --to appid://eu-gb/TENANT_ID --rejects rejects.ndjson
+  # convert an Auth0 export file into the bulk-import format
+  ferry migrate --from export.ndjson --from-format auth0 --to import.json --to-format auth0-import`
+
+func cmdMigrate(ctx context.Context, e *env, args []string) int {
+	var f runFlags
+	fs := newFlags(e, "migrate", "ferry migrate --from SRC --to DST [flags]", migrateExamples)
+	f.register(fs)
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if f.from == "" || f.to == "" {
+		fmt.Fprintln(e.stderr, "ferry migrate: --from and --to are required")
+		fs.Usage()
+		return exitUsage
+	}
+	s, err := migrate(ctx, e, &f, "migrate")
+	return report(e, &f, s, err)
+}
+
+// migrate opens both ends and runs the pipeline.
+func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.Summary, error) {
+	var s pipeline.Summary
+	src, err := extract.Open(ctx, f.from, core.Options{Format: f.fromFormat, Getenv: e.getenv, Concurrency: f.concurrency})
+	if err != nil {
+		return s, err
+	}
+	dst, err := load.Open(ctx, f.to, core.Options{Format: f.toFormat, Getenv: e.getenv, Upsert: f.upsert, Concurrency: f.concurrency, Source: src.Name()})
+	if err != nil {
+		return s, err
+	}
+	dec, err := transform.DecoderFor(src.Format())
+	if err != nil {
+		return s, fmt.Errorf("%v: %w", err, core.ErrUsage)
+	}
+	enc, err := transform.EncoderFor(dst.Format())
+	if err != nil {
+		return s, fmt.Errorf("%v: %w", err, core.ErrUsage)
+	}
+	cfg := pipeline.Config{
+		Source: src, Sink: dst, Decoder: dec, Encoder: enc,
+		Validate:    validateUser,
+		Workers:     f.workers,
+		Concurrency: f.concurrency,
+		Batch:       core.BatchLimits{MaxCount: f.batch},
+		DryRun:      f.dryRun,
+		Stop:        e.stop,
+		Stats:       new(pipeline.Stats),
+	}
+	if f.since != "" {
+		t, err := parseSince(f.since, time.Now())
+		if err != nil {
+			return s, err
+		}
+		inc, ok := src.(core.Incremental)
+		if !ok {
+			return s, fmt.Errorf("--since: source %s cannot select changed users: %w", src.Name(), core.ErrUsage)
+		}
+		if err := inc.Since(t); err != nil {
+			return s, err
+		}
+	}
+	for _, l := range []struct {
+		path string
+		dst  **pipeline.Log
+	}{{f.rejects, &cfg.Rejects}, {f.changes, &cfg.Changes}} {
+		if l.path == "" {
+			continue
+		}
+		w, err := createPrivate(l.path)
+		if err != nil {
+			return s, err
+		}
+		defer w.Close()
+		*l.dst = pipeline.NewLog(w)
+	}
+	if f.resume != "" && !f.dryRun {
+		if err := setupResume(f, src, &cfg); err != nil {
+			return s, err
+		}
+	}
+	var total int64
+	if c, ok := src.(core.Counter); ok {
+		total, _ = c.Total(ctx)
+	}
+	stats := cfg.Stats
+	stop := progress.Start(func() (int64, int64, int64, int64) {
+		return stats.Read.Load(), stats.Written.Load(), stats.Rejected.Load(), stats.Skipped.Load()
+	}, progress.Options{Label: label, Total: total, Disabled: f.noProgress})
+	s, err = pipeline.Run(ctx, cfg)
+	stop()
+	if err == nil && cfg.Checkpoint != nil {
+		// A finished run's state says so: the next run with the same file starts afresh.
+		err = checkpoint.Save(f.resume, &checkpoint.State{From: endpoint.Redact(f.from), To: endpoint.Redact(f.to),
+			Cursor: s.Cursor, Read: s.Read, Written: s.Written, Rejected: s.Rejected, Skipped: s.Skipped, Done: true})
+	}
+	return s, err
+}
+
+func setupResume(f *runFlags, src core.Source, cfg *pipeline.Config) error {
+	from, to := endpoint.Redact(f.from), endpoint.Redact(f.to)
+	st, err := checkpoint.Load(f.resume, from, to)
+	if err != nil {
+		return err
+	}
+	if st != nil && st.Cursor != "" && !st.Done {
+		r, ok := src.(core.Resumer)
+		if !ok {
+			return fmt.Errorf("--resume: source %s cannot restart from a position: %w", src.Name(), core.ErrUsage)
+		}
+		if _, isFile := cfg.Sink.(core.Sequential); isFile {
+			// A file target is written whole or not at all; resuming would leave out the
+			// users committed before the crash.
+			return fmt.Errorf("--resume: target %s is a file, which is rewritten from the start on each run; remove %s to start over: %w", cfg.Sink.Name(), f.resume, core.ErrUsage)
+		}
+		if err := r.ResumeAfter(st.Cursor); err != nil {
+			return err
+		}
+	}
+	cfg.Checkpoint = func(cursor string, s pipeline.Summary) error {
+		return checkpoint.Save(f.resume, &checkpoint.State{From: from, To: to, Cursor: cursor,
+			Read: s.Read, Written: s.Written, Rejected: s.Rejected, Skipped: s.Skipped})
+	}
+	return nil
+}
+
+// validateUser is the schema check every user passes before it is encoded.
+func validateUser(u *schemas.User) error {
+	if vs := schemas.Validate(u); len(vs) > 0 {
+		return vs
+	}
+	return nil
+}
+
+// createPrivate creates a file for user data: mode 0600, whatever the umask.
+func createPrivate(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// parseSince accepts an RFC 3339 time or a duration back from now.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time or a duration like 24h: %w", s, core.ErrUsage)
+}
+
+// report prints the summary and picks the exit status.
+func report(e *env, f *runFlags, s pipeline.Summary, err error) int {
+	code := exitFor(err)
+	if err == nil && s.Rejected > 0 {
+		code = exitRejected
+	}
+	if f.json {
+		out := struct {
+			pipeline.Summary
+			Status int    `json:"exit_status"`
+			Error  string `json:"error,omitempty"`
+		}{s, code, errString(err)}
+		b, _ := json.Marshal(out)
+		fmt.Fprintln(e.stdout, string(b))
+	} else {
+		printSummary(e.stdout, s)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ferry: %v\n", err)
+	}
+	return code
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func printSummary(w io.Writer, s pipeline.Summary) {
+	verb := "written"
+	if s.DryRun {
+		verb = "would be written"
+	}
+	fmt.Fprintf(w, "read %d: %s %d (created %d, updated %d), rejected %d, skipped %d; %d changes; %.1fs (%.0f users/s)\n",
+		s.Read, verb, s.Written, s.Created, s.Updated, s.Rejected, s.Skipped, s.Changes, s.Seconds, s.UsersPerSec)
+	if s.Interrupted {
+		fmt.Fprintf(w, "interrupted: committed up to %s\n", orNone(s.Cursor))
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(nothing)"
+	}
+	return s
+}

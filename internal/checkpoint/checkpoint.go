@@ -1,0 +1,83 @@
+// Package checkpoint keeps the resume state of a run (--resume STATE): the source cursor up
+// to which every record is committed, written atomically so a crash (kill -9 included)
+// leaves either the previous state or the new one, never a torn file.
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/segmentio/encoding/json"
+)
+
+// State is the content of a state file. It holds no credentials: From and To are the
+// endpoints as redacted for logs.
+type State struct {
+	Version int       `json:"version"`
+	From    string    `json:"from"`
+	To      string    `json:"to"`
+	Cursor  string    `json:"cursor"`
+	Updated time.Time `json:"updated"`
+	// Counts so far, for the operator; the resumed run counts afresh from the cursor.
+	Read     int64 `json:"read"`
+	Written  int64 `json:"written"`
+	Rejected int64 `json:"rejected"`
+	Skipped  int64 `json:"skipped"`
+	Done     bool  `json:"done"`
+}
+
+// ErrMismatch means the state file belongs to another migration.
+var ErrMismatch = errors.New("state file belongs to another migration")
+
+// Load reads path; a missing file is a fresh start (nil, nil).
+func Load(path, from, to string) (*State, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	s := new(State)
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	if s.From != from || s.To != to {
+		return nil, fmt.Errorf("checkpoint: %s: %w (from %s to %s): %w", path, ErrMismatch, s.From, s.To, core.ErrUsage)
+	}
+	return s, nil
+}
+
+// Save writes s to path atomically, mode 0600.
+func Save(path string, s *State) error {
+	s.Version = 1
+	s.Updated = time.Now().UTC()
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err = tmp.Chmod(0o600); err == nil {
+		if _, err = tmp.Write(b); err == nil {
+			err = tmp.Sync()
+		}
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package pipeline
+
+import (
+	"bufio"
+	"encoding/base64"
+	"io"
+	"unicode/utf8"
+
+	"github.com/ferry-dev/ferry/internal/redact"
+	"github.com/ferry-dev/ferry/transform"
+	"github.com/segmentio/encoding/json"
+)
+
+// Log writes NDJSON: rejected records (--rejects) or changes (--changes). Only the
+// committer goroutine writes to it.
+type Log struct {
+	w *bufio.Writer
+}
+
+// NewLog writes NDJSON to w.
+func NewLog(w io.Writer) *Log { return &Log{w: bufio.NewWriterSize(w, 64<<10)} }
+
+// Flush writes out what is buffered.
+func (l *Log) Flush() error { return l.w.Flush() }
+
+// maxRejectRecord bounds how much of an unreadable record the rejects file keeps: the
+// record stays in the source; the prefix is there to recognise it.
+const maxRejectRecord = 4 << 10
+
+// rejectLine is one line of the rejects file. Exactly one of Record, RecordText and
+// RecordBase64 holds the original: JSON as is (secrets redacted), other text as a string,
+// bytes that are not UTF-8 as base64.
+type rejectLine struct {
+	Ref          string          `json:"ref"`
+	User         string          `json:"user,omitempty"`
+	Stage        string          `json:"stage"`
+	Reason       string          `json:"reason"`
+	Record       json.RawMessage `json:"record,omitempty"`
+	RecordText   string          `json:"record_text,omitempty"`
+	RecordBase64 string          `json:"record_base64,omitempty"`
+	Truncated    bool            `json:"record_truncated,omitempty"`
+}
+
+// Reject writes one rejected record with its reason.
+func (l *Log) Reject(e *entry) error {
+	line := rejectLine{Ref: e.rec.Ref, Stage: e.stage, Reason: e.reason}
+	if e.item.User != nil {
+		line.User = e.item.User.Ref()
+	}
+	raw := e.rec.Data
+	if red, ok := redact.JSON(raw); ok {
+		line.Record = red
+	} else {
+		// Not JSON: it cannot hold a parsed secret, but keep only a prefix of it.
+		if len(raw) > maxRejectRecord {
+			raw, line.Truncated = raw[:maxRejectRecord], true
+		}
+		if utf8.Valid(raw) {
+			line.RecordText = string(raw)
+		} else {
+			line.RecordBase64 = base64.StdEncoding.EncodeToString(raw)
+		}
+	}
+	return l.write(&line)
+}
+
+// Change writes one change.
+func (l *Log) Change(c *transform.Change) error { return l.write(c) }
+
+func (l *Log) write(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := l.w.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return nil
+}

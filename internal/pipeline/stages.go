@@ -1,0 +1,274 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/schemas"
+	"github.com/ferry-dev/ferry/transform"
+)
+
+// process turns a raw record into an encoded item, or marks it rejected with the stage and
+// the reason. It runs in N workers at once and never fails the run.
+func (cfg *Config) process(e *entry) {
+	e.item = core.Item{Seq: e.seq, Ref: e.rec.Ref, Raw: e.rec.Data}
+	if e.rec.Err != nil {
+		e.reject("read", e.rec.Err)
+		cfg.observe(e, nil)
+		return
+	}
+	u, err := cfg.Decoder.Decode(e.rec.Data)
+	if err != nil {
+		e.reject("decode", err)
+		cfg.observe(e, err)
+		return
+	}
+	e.item.User = u
+	ch := transform.Changes{User: userRef(e)}
+	if err := applyPolicies(cfg.Policies, u, &ch); err != nil {
+		e.changes = ch.List
+		e.reject("policy", err)
+		cfg.observe(e, err)
+		return
+	}
+	e.changes = ch.List
+	if cfg.Validate != nil {
+		if err := cfg.Validate(u); err != nil {
+			e.reject("validate", err)
+			cfg.observe(e, err)
+			return
+		}
+	}
+	data, err := cfg.Encoder.Encode(nil, u)
+	if err != nil {
+		e.reject("encode", err)
+		cfg.observe(e, err)
+		return
+	}
+	e.item.Data = data
+	cfg.observe(e, nil)
+}
+
+// applyPolicies runs the chain in order and stops at the first rejection.
+func applyPolicies(ps []transform.Policy, u *schemas.User, ch *transform.Changes) error {
+	for _, p := range ps {
+		if err := p.Apply(u, ch); err != nil {
+			return fmt.Errorf("%s: %w", p.Name(), err)
+		}
+	}
+	return nil
+}
+
+func (cfg *Config) observe(e *entry, err error) {
+	if cfg.Observe != nil {
+		cfg.Observe(e.item.User, e.changes, err)
+	}
+}
+
+func (e *entry) reject(stage string, err error) {
+	e.stage, e.reason, e.outcome = stage, err.Error(), core.Rejected
+}
+
+// userRef names the user in logs: the record's position, and the userName once known.
+func userRef(e *entry) string {
+	if e.item.User != nil {
+		if r := e.item.User.Ref(); r != "" {
+			return r
+		}
+	}
+	return e.rec.Ref
+}
+
+// batchUp restores read order when the sink needs it (a file: reproducible backups), packs
+// users into batches by count and bytes, and passes rejected records straight on to the
+// committer.
+func (cfg *Config) batchUp(ctx context.Context, in <-chan *entry, out chan<- *batch, done chan<- *batch) error {
+	_, ordered := cfg.Sink.(core.Sequential)
+	var (
+		cur     = &batch{}
+		size    int
+		next    int64
+		waiting = map[int64]*entry{}
+	)
+	send := func(ch chan<- *batch, b *batch) error {
+		select {
+		case ch <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	flush := func() error {
+		if len(cur.entries) == 0 {
+			return nil
+		}
+		b := cur
+		cur, size = &batch{}, 0
+		return send(out, b)
+	}
+	add := func(e *entry) error {
+		if e.outcome == core.Rejected {
+			return send(done, &batch{entries: []*entry{e}})
+		}
+		n := len(e.item.Data)
+		if len(cur.entries) > 0 && (len(cur.entries) >= cfg.Batch.MaxCount || size+n > cfg.Batch.MaxBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		cur.entries = append(cur.entries, e)
+		cur.items = append(cur.items, e.item)
+		size += n
+		return nil
+	}
+	for e := range in {
+		if !ordered {
+			if err := add(e); err != nil {
+				return err
+			}
+			continue
+		}
+		waiting[e.seq] = e
+		for {
+			w, ok := waiting[next]
+			if !ok {
+				break
+			}
+			delete(waiting, next)
+			next++
+			if err := add(w); err != nil {
+				return err
+			}
+		}
+	}
+	if len(waiting) > 0 && ctx.Err() == nil {
+		return fmt.Errorf("pipeline: %d records lost in reordering (next %d)", len(waiting), next)
+	}
+	return flush()
+}
+
+// write sends one batch to the sink (or, in a dry run, pretends to) and stores the results.
+func (cfg *Config) write(ctx context.Context, b *batch) error {
+	if cfg.DryRun {
+		for _, e := range b.entries {
+			e.outcome = core.Created
+		}
+		return nil
+	}
+	res, err := cfg.Sink.Write(ctx, b.items)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", cfg.Sink.Name(), err)
+	}
+	if len(res) != len(b.items) {
+		return fmt.Errorf("target %s: %d results for %d users", cfg.Sink.Name(), len(res), len(b.items))
+	}
+	for i, r := range res {
+		e := b.entries[i]
+		e.outcome = r.Outcome
+		if r.Outcome == core.Rejected {
+			e.stage, e.reason = "target", r.Reason
+		}
+	}
+	return nil
+}
+
+// committer counts outcomes, writes rejects and changes, and advances the checkpoint: the
+// cursor of the last record such that it and every record before it are committed.
+type committer struct {
+	cfg     *Config
+	sum     Summary
+	pending map[int64]string
+	next    int64
+	cursor  string
+	last    time.Time
+}
+
+func (c *committer) run(ctx context.Context, done <-chan *batch) error {
+	for {
+		select {
+		case b, ok := <-done:
+			if !ok {
+				return nil
+			}
+			for _, e := range b.entries {
+				if err := c.commit(e); err != nil {
+					return err
+				}
+			}
+			if c.cfg.Checkpoint != nil && time.Since(c.last) >= c.cfg.CheckpointEvery {
+				c.last = time.Now()
+				if err := c.cfg.Checkpoint(c.cursor, c.sum); err != nil {
+					return fmt.Errorf("checkpoint: %w", err)
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *committer) commit(e *entry) error {
+	st := c.cfg.Stats
+	switch e.outcome {
+	case core.Created:
+		c.sum.Created++
+		c.sum.Written++
+		st.Written.Add(1)
+	case core.Updated:
+		c.sum.Updated++
+		c.sum.Written++
+		st.Written.Add(1)
+	case core.Unchanged:
+		c.sum.Skipped++
+		st.Skipped.Add(1)
+	case core.Rejected:
+		c.sum.Rejected++
+		st.Rejected.Add(1)
+		if c.cfg.Rejects != nil {
+			if err := c.cfg.Rejects.Reject(e); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("pipeline: %s: no outcome (sink returned %v)", e.rec.Ref, e.outcome)
+	}
+	c.sum.Changes += int64(len(e.changes))
+	if c.cfg.Changes != nil {
+		for i := range e.changes {
+			if err := c.cfg.Changes.Change(&e.changes[i]); err != nil {
+				return err
+			}
+		}
+	}
+	c.pending[e.seq] = e.rec.Cursor
+	for {
+		cur, ok := c.pending[c.next]
+		if !ok {
+			break
+		}
+		delete(c.pending, c.next)
+		c.next++
+		if cur != "" {
+			c.cursor = cur
+		}
+	}
+	return nil
+}
+
+func (c *committer) finish(s Summary) error {
+	var errs []error
+	if c.cfg.Checkpoint != nil {
+		if err := c.cfg.Checkpoint(c.cursor, s); err != nil {
+			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+		}
+	}
+	for _, l := range []*Log{c.cfg.Rejects, c.cfg.Changes} {
+		if l != nil {
+			errs = append(errs, l.Flush())
+		}
+	}
+	return errors.Join(errs...)
+}

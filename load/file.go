@@ -1,0 +1,95 @@
+package load
+
+import (
+	"context"
+	"sync"
+
+	"github.com/ferry-dev/ferry/internal/backup"
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/endpoint"
+)
+
+func init() { Register("file", openFile) }
+
+// File writes a backup file (NDJSON or JSON array, gzip by extension) and its manifest, or
+// stdout for "-". The file appears under its name only when the run completes.
+type File struct {
+	path   string
+	format string
+	source string
+
+	mu sync.Mutex
+	w  *backup.Writer
+}
+
+var (
+	_ core.Sink       = (*File)(nil)
+	_ core.Aborter    = (*File)(nil)
+	_ core.Sequential = (*File)(nil)
+)
+
+func openFile(_ context.Context, ep *endpoint.Endpoint, opt core.Options) (core.Sink, error) {
+	format := opt.Format
+	if format == "" {
+		format = core.FormatSCIM
+	}
+	return NewFile(ep.Path, format, opt.Source), nil
+}
+
+// NewFile returns a sink writing records of format to path.
+func NewFile(path, format, source string) *File {
+	return &File{path: path, format: format, source: source}
+}
+
+// Name implements core.Sink.
+func (f *File) Name() string {
+	if f.path == "-" {
+		return "stdout"
+	}
+	return "file:" + f.path
+}
+
+// Format implements core.Sink.
+func (f *File) Format() string { return f.format }
+
+// Sequential marks the sink as needing one writer at a time, in read order.
+func (f *File) Sequential() {}
+
+// Write implements core.Sink.
+func (f *File) Write(_ context.Context, batch []core.Item) ([]core.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.w == nil {
+		w, err := backup.Create(f.path, backup.Manifest{Source: f.source, Format: f.format})
+		if err != nil {
+			return nil, err
+		}
+		f.w = w
+	}
+	res := make([]core.Result, len(batch))
+	for i := range batch {
+		if err := f.w.WriteRecord(batch[i].Data); err != nil {
+			return nil, err
+		}
+		res[i] = core.Result{Outcome: core.Created}
+	}
+	return res, nil
+}
+
+// Close implements core.Sink: an empty run still produces an (empty) file and manifest.
+func (f *File) Close(ctx context.Context) error {
+	if _, err := f.Write(ctx, nil); err != nil {
+		return err
+	}
+	return f.w.Commit()
+}
+
+// Abort implements core.Aborter.
+func (f *File) Abort() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.w == nil {
+		return nil
+	}
+	return f.w.Abort()
+}
