@@ -117,15 +117,15 @@ func notCanonicalMsg(a *Attribute, s string) string {
 
 // Messages shared by both validators, so the two report a problem in the same words.
 const (
-	msgUserNameRequired = "required: a User must have a non-empty userName"
+	msgUserNameRequired = "required and must not be empty"
 	msgBadUTF8          = "not valid UTF-8"
-	msgEmptyValue       = "empty: every value of a multi-valued attribute needs a value"
+	msgEmptyValue       = "missing or empty: each entry of a multi-valued attribute needs a value"
 	msgNotBase64        = "not base64 (binary, RFC 7643 §2.3.6)"
 	msgCoreNotListed    = "does not list the core schema " + CoreUserURN
 )
 
 func secondPrimaryMsg(attr string, first int) string {
-	return fmt.Sprintf("a second primary value: %s is primary already and at most one may be", idx(attr, first, ""))
+	return "a second primary value: " + idx(attr, first, "") + " is already primary (at most one may be)"
 }
 
 func extNotListedMsg(e *extension) string {
@@ -146,10 +146,14 @@ func notSubAttrMsg(attr, sub string) string {
 
 // checkSchemas applies the schemas rules: the core URN is listed, every extension the user
 // carries is listed, every listed URN is a known User schema, and none is listed twice.
-// carried[i] says whether extensions[i] is present.
-func checkSchemas(c *collector, list []string, carried [2]bool) {
+// carried[i] says whether extensions[i] is present; bad[i] (if bad is not nil) that
+// list[i] was reported already.
+func checkSchemas(c *collector, list []string, bad []bool, carried [2]bool) {
 	core := false
 	for i, urn := range list {
+		if bad != nil && bad[i] {
+			continue
+		}
 		if equalFoldASCII(urn, CoreUserURN) {
 			core = true
 		}
@@ -165,7 +169,7 @@ func checkSchemas(c *collector, list []string, carried [2]bool) {
 			continue
 		}
 		for j := 0; j < i; j++ {
-			if equalFoldASCII(list[j], urn) {
+			if (bad == nil || !bad[j]) && equalFoldASCII(list[j], urn) {
 				c.add(idx("schemas", i, ""), dupSchemaMsg(urn, j))
 				break
 			}

@@ -27,7 +27,7 @@ import (
 func Validate(u *User) []Violation {
 	var c collector
 	carried := [2]bool{u.Enterprise != nil, u.Ferry != nil}
-	checkSchemas(&c, u.Schemas, carried)
+	checkSchemas(&c, u.Schemas, nil, carried)
 
 	c.str("id", u.ID)
 	c.str("externalId", u.ExternalID)
