@@ -1,0 +1,233 @@
+package schemas
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The rules both validators share. They read the embedded definitions (canonical values,
+// caseExact, which sub-attributes exist) rather than a hand-written copy, so a definition
+// change cannot leave the validator behind.
+
+// knownUserSchemas are the schema URNs a User may list.
+var knownUserSchemas = []string{CoreUserURN, EnterpriseUserURN, FerryUserURN}
+
+// extension is one schema extension a User may carry under its URN.
+type extension struct {
+	urn  string
+	def  *Schema
+	name string // for messages
+}
+
+var (
+	coreUser   = mustDef(CoreUserURN)
+	extensions = []extension{
+		{EnterpriseUserURN, mustDef(EnterpriseUserURN), "enterprise"},
+		{FerryUserURN, mustDef(FerryUserURN), "ferry"},
+	}
+)
+
+func mustDef(urn string) *Schema {
+	s := lookupDef(urn)
+	if s == nil {
+		panic("schemas: no embedded definition of " + urn)
+	}
+	return s
+}
+
+func mustAttr(s *Schema, name string) *Attribute {
+	a, ok := s.Attr(name)
+	if !ok {
+		panic("schemas: " + s.ID + " defines no attribute " + name)
+	}
+	return a
+}
+
+// commonAttrs are the attributes every resource has (RFC 7643 §3.1). The RFC defines them in
+// prose, not in any schema's JSON, so they are written out here.
+var commonAttrs = []Attribute{
+	{Name: "id", Type: TypeString, CaseExact: true, Mutability: "readOnly", Returned: "always", Uniqueness: "server"},
+	{Name: "externalId", Type: TypeString, CaseExact: true, Mutability: "readWrite", Returned: "default", Uniqueness: "none"},
+	{Name: "meta", Type: TypeComplex, Mutability: "readOnly", Returned: "default", SubAttributes: []Attribute{
+		{Name: "resourceType", Type: TypeString, CaseExact: true, Mutability: "readOnly"},
+		{Name: "created", Type: TypeDateTime, Mutability: "readOnly"},
+		{Name: "lastModified", Type: TypeDateTime, Mutability: "readOnly"},
+		{Name: "location", Type: TypeReference, CaseExact: true, Mutability: "readOnly", ReferenceTypes: []string{"uri"}},
+		{Name: "version", Type: TypeString, CaseExact: true, Mutability: "readOnly"},
+	}},
+}
+
+// mvRule is what Validate needs to know about one multi-valued complex attribute, resolved
+// from the definitions once.
+type mvRule struct {
+	attr       *Attribute
+	name       string
+	value      *Attribute // nil: entries have no "value" (addresses)
+	typ        *Attribute // nil: entries have no "type"
+	hasPrimary bool
+	hasDisplay bool
+	hasRef     bool
+}
+
+func newMVRule(s *Schema, name string) *mvRule {
+	a := mustAttr(s, name)
+	if !a.MultiValued || a.Type != TypeComplex {
+		panic("schemas: " + name + " is not a multi-valued complex attribute")
+	}
+	r := &mvRule{attr: a, name: a.Name}
+	r.value, _ = a.Sub("value")
+	r.typ, _ = a.Sub("type")
+	_, r.hasPrimary = a.Sub("primary")
+	_, r.hasDisplay = a.Sub("display")
+	_, r.hasRef = a.Sub("$ref")
+	return r
+}
+
+var (
+	ruleEmails           = newMVRule(coreUser, "emails")
+	rulePhoneNumbers     = newMVRule(coreUser, "phoneNumbers")
+	ruleIMs              = newMVRule(coreUser, "ims")
+	rulePhotos           = newMVRule(coreUser, "photos")
+	ruleAddresses        = newMVRule(coreUser, "addresses")
+	ruleGroups           = newMVRule(coreUser, "groups")
+	ruleEntitlements     = newMVRule(coreUser, "entitlements")
+	ruleRoles            = newMVRule(coreUser, "roles")
+	ruleX509Certificates = newMVRule(coreUser, "x509Certificates")
+)
+
+// canonical reports whether s is one of a's canonical values. An attribute without
+// canonical values (or with the empty list the RFC gives roles.type) accepts anything.
+// Comparison follows a's caseExact.
+func canonical(a *Attribute, s string) bool {
+	if len(a.CanonicalValues) == 0 {
+		return true
+	}
+	for _, c := range a.CanonicalValues {
+		if c == s || (!a.CaseExact && strings.EqualFold(c, s)) {
+			return true
+		}
+	}
+	return false
+}
+
+func notCanonicalMsg(a *Attribute, s string) string {
+	return quote(s) + " is not a canonical value (" + strings.Join(a.CanonicalValues, ", ") + ")"
+}
+
+// Messages shared by both validators, so the two report a problem in the same words.
+const (
+	msgUserNameRequired = "required and must not be empty"
+	msgBadUTF8          = "not valid UTF-8"
+	msgEmptyValue       = "missing or empty: each entry of a multi-valued attribute needs a value"
+	msgNotBase64        = "not base64 (binary, RFC 7643 §2.3.6)"
+	msgCoreNotListed    = "does not list the core schema " + CoreUserURN
+)
+
+func secondPrimaryMsg(attr string, first int) string {
+	return "a second primary value: " + idx(attr, first, "") + " is already primary (at most one may be)"
+}
+
+func extNotListedMsg(e *extension) string {
+	return "does not list " + e.urn + " although the user carries " + e.name + " extension attributes"
+}
+
+func unknownSchemaMsg(urn string) string {
+	return quote(urn) + " is not a known User schema (" + strings.Join(knownUserSchemas, ", ") + ")"
+}
+
+func dupSchemaMsg(urn string, first int) string {
+	return quote(urn) + " is listed twice (as schemas[" + fmt.Sprint(first) + "] too)"
+}
+
+func notSubAttrMsg(attr, sub string) string {
+	return attr + " has no " + sub + " sub-attribute"
+}
+
+// checkSchemas applies the schemas rules: the core URN is listed, every extension the user
+// carries is listed, every listed URN is a known User schema, and none is listed twice.
+// carried[i] says whether extensions[i] is present; bad[i] (if bad is not nil) that
+// list[i] was reported already.
+func checkSchemas(c *collector, list []string, bad []bool, carried [2]bool) {
+	core := false
+	for i, urn := range list {
+		if bad != nil && bad[i] {
+			continue
+		}
+		if equalFoldASCII(urn, CoreUserURN) {
+			core = true
+		}
+		known := false
+		for _, k := range knownUserSchemas {
+			if equalFoldASCII(urn, k) {
+				known = true
+				break
+			}
+		}
+		if !known {
+			c.add(idx("schemas", i, ""), unknownSchemaMsg(urn))
+			continue
+		}
+		for j := 0; j < i; j++ {
+			if (bad == nil || !bad[j]) && equalFoldASCII(list[j], urn) {
+				c.add(idx("schemas", i, ""), dupSchemaMsg(urn, j))
+				break
+			}
+		}
+	}
+	if !core {
+		c.add("schemas", msgCoreNotListed)
+	}
+	for i := range extensions {
+		if carried[i] && !listed(list, extensions[i].urn) {
+			c.add("schemas", extNotListedMsg(&extensions[i]))
+		}
+	}
+}
+
+func listed(list []string, urn string) bool {
+	for _, s := range list {
+		if equalFoldASCII(s, urn) {
+			return true
+		}
+	}
+	return false
+}
+
+// blank reports whether s is empty or only white space, without allocating.
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// validBase64 checks RFC 4648 §4 base64 (standard alphabet, padded) without decoding.
+func validBase64(s string) bool {
+	if len(s)%4 != 0 {
+		return false
+	}
+	pad := 0
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '=':
+			pad++
+			if i < len(s)-2 {
+				return false
+			}
+		case pad > 0:
+			return false
+		case 'A' <= ch && ch <= 'Z', 'a' <= ch && ch <= 'z', '0' <= ch && ch <= '9', ch == '+', ch == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validDateTime checks an xsd:dateTime as SCIM uses it (RFC 7643 §2.3.5): RFC 3339 with a
+// time zone.
+func validDateTime(s string) bool {
+	_, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil
+}
+
+func notDateTimeMsg(s string) string {
+	return quote(s) + " is not an xsd:dateTime (e.g. 2008-01-23T04:56:22Z)"
+}
