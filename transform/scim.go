@@ -20,6 +20,13 @@ func init() {
 func decodeSCIM(raw []byte) (*schemas.User, error) {
 	u := new(schemas.User)
 	if _, err := json.Parse(raw, u, json.DisallowUnknownFields); err != nil {
+		if !json.Valid(raw) {
+			return nil, &FieldError{Field: "(record)", Msg: "not valid JSON"}
+		}
+		// The fast decode stops at the first problem; the schema walk names all of them.
+		if vs := schemas.ValidateJSON(raw); len(vs) > 0 {
+			return nil, schemas.Violations(vs)
+		}
 		return nil, scimFieldError(err)
 	}
 	return u, nil

@@ -183,10 +183,7 @@ func setupResume(f *runFlags, src core.Source, cfg *pipeline.Config) error {
 
 // validateUser is the schema check every user passes before it is encoded.
 func validateUser(u *schemas.User) error {
-	if vs := schemas.Validate(u); len(vs) > 0 {
-		return vs
-	}
-	return nil
+	return schemas.Violations(schemas.Validate(u)).Err()
 }
 
 // createPrivate creates a file for user data: mode 0600, whatever the umask.

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ferry-dev/ferry/internal/backup"
+	"github.com/segmentio/encoding/json"
+)
+
+func init() {
+	commands["verify"] = command{"check a backup file against its manifest", cmdVerify}
+}
+
+const verifyExamples = `  ferry verify backup-2026-11-22.ndjson.gz
+  ferry verify --json backup.ndjson.gz && echo "backup is sound"`
+
+func cmdVerify(_ context.Context, e *env, args []string) int {
+	fs := newFlags(e, "verify", "ferry verify [--json] BACKUP", verifyExamples)
+	asJSON := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(e.stderr, "ferry verify: name one backup file")
+		fs.Usage()
+		return exitUsage
+	}
+	rep, err := backup.Verify(pos[0])
+	if rep == nil {
+		fmt.Fprintf(e.stderr, "ferry verify: %v\n", err)
+		return exitAborted
+	}
+	if *asJSON {
+		out := struct {
+			*backup.Report
+			OK bool `json:"ok"`
+		}{rep, err == nil}
+		b, _ := json.Marshal(out)
+		fmt.Fprintln(e.stdout, string(b))
+	}
+	if err != nil {
+		for _, p := range rep.Problems {
+			fmt.Fprintf(e.stderr, "ferry verify: %s: %s\n", pos[0], p)
+		}
+		return exitAborted
+	}
+	if !*asJSON {
+		fmt.Fprintf(e.stdout, "%s: OK: %d users, %d bytes, sha256 %s (from %s, %s)\n", pos[0], rep.Users, rep.Bytes, rep.SHA256, rep.Manifest.Source, rep.Manifest.Created.Format("2006-01-02 15:04:05Z07:00"))
+	}
+	return exitOK
+}
