@@ -26,18 +26,18 @@ func (o Options) roles() []string {
 
 // Awkward traits a nasty record may carry; each nasty record draws one to three.
 const (
-	kDottedKey   = 1 << iota // {"preference.color": ...}
-	kDollarKey               // {"$theme": ...}
-	kReserved                // app_metadata.email / user_id / blocked / created_at
-	kTypeClash               // user_metadata.age is "23" here, 23 elsewhere
-	kLongString              // a metadata value > 256 characters
-	kBigProfile              // the whole profile > 10 KB
-	kCardNumber              // a Luhn-valid card number in app_metadata
-	kDataKeys                // dates and emails used as object keys
-	kUnicode                 // RTL / CJK / combining / emoji names
-	kStringBool              // email_verified: "true"
-	kNumericID               // identities[0].user_id is a JSON number
-	numTraits    = iota
+	kDottedKey  = 1 << iota // {"preference.color": ...}
+	kDollarKey              // {"$theme": ...}
+	kReserved               // app_metadata.email / user_id / blocked / created_at
+	kTypeClash              // user_metadata.age is "23" here, 23 elsewhere
+	kLongString             // a metadata value > 256 characters
+	kBigProfile             // the whole profile > 10 KB
+	kCardNumber             // a Luhn-valid card number in app_metadata
+	kDataKeys               // dates and emails used as object keys
+	kUnicode                // RTL / CJK / combining / emoji names
+	kStringBool             // email_verified: "true"
+	kNumericID              // identities[0].user_id is a JSON number
+	numTraits   = iota
 )
 
 // traits draws the awkward traits of one record (0 for a clean one).

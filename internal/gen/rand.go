@@ -19,7 +19,7 @@ func mix(x uint64) uint64 {
 
 // newRNG derives the rng of record i of a given kind (salt) from seed.
 func newRNG(seed int64, salt uint64, i int) rng {
-	return rng{s: mix(uint64(seed)^mix(salt+0x9e3779b97f4a7c15*uint64(i+1)))}
+	return rng{s: mix(uint64(seed) ^ mix(salt+0x9e3779b97f4a7c15*uint64(i+1)))}
 }
 
 func (r *rng) next() uint64 {
