@@ -387,6 +387,8 @@ func (w *walker) single(path string, a *Attribute, val token) element {
 		switch {
 		case !val.utf8OK:
 			w.c.add(path, msgBadUTF8)
+		case x == "":
+			// unassigned, as Validate sees it; a value's emptiness is the element's rule
 		case a.Type == TypeDateTime && !validDateTime(x):
 			w.c.add(path, notDateTimeMsg(x))
 		case a.Type == TypeBinary && !validBase64(x):
