@@ -133,8 +133,9 @@ func keyPath(k string) string {
 }
 
 // object walks the members of an object whose '{' was read, calling member for every key
-// not seen before in it (case-insensitively) and reporting repeats.
-func (w *walker) object(path string, member func(key string, keyOK bool, val token)) {
+// not seen before in it (case-insensitively), and reporting repeated keys and keys that are
+// not valid UTF-8.
+func (w *walker) object(path string, member func(key string, val token)) {
 	var seen []string
 	for w.more() {
 		k, ok := w.next()
@@ -145,6 +146,11 @@ func (w *walker) object(path string, member func(key string, keyOK bool, val tok
 		val, ok := w.next()
 		if !ok {
 			return
+		}
+		if !k.utf8OK {
+			w.c.add(join(path, quote(key)), "attribute name is not valid UTF-8")
+			w.skip(val)
+			continue
 		}
 		dup := false
 		for _, s := range seen {
@@ -159,7 +165,7 @@ func (w *walker) object(path string, member func(key string, keyOK bool, val tok
 			continue
 		}
 		seen = append(seen, key)
-		member(key, k.utf8OK, val)
+		member(key, val)
 	}
 	w.end()
 }
@@ -189,7 +195,7 @@ func (w *walker) resource() {
 		carried  [2]bool
 		userName = false
 	)
-	w.object("", func(key string, keyOK bool, val token) {
+	w.object("", func(key string, val token) {
 		if equalFoldASCII(key, "schemas") {
 			list, bad = w.schemas(val)
 			return
@@ -205,7 +211,7 @@ func (w *walker) resource() {
 		if !ok {
 			a, ok = findAttr(commonAttrs, key)
 		}
-		if !ok || !keyOK {
+		if !ok {
 			w.c.add(keyPath(key), "unknown attribute: not in the core User schema, a known extension or the common attributes")
 			w.skip(val)
 			return
@@ -282,9 +288,9 @@ func (w *walker) extension(e *extension, val token) bool {
 		w.skip(val)
 		return true
 	}
-	w.object(e.urn, func(key string, keyOK bool, v token) {
+	w.object(e.urn, func(key string, v token) {
 		a, ok := e.def.Attr(key)
-		if !ok || !keyOK {
+		if !ok {
 			w.c.add(e.urn+":"+keyPath(key), "unknown attribute of the "+e.name+" extension")
 			w.skip(v)
 			return
@@ -359,9 +365,9 @@ func (w *walker) single(path string, a *Attribute, val token) element {
 			}
 			return el
 		}
-		w.object(path, func(key string, keyOK bool, v token) {
+		w.object(path, func(key string, v token) {
 			sub, ok := a.Sub(key)
-			if !ok || !keyOK {
+			if !ok {
 				w.c.add(path+"."+keyPath(key), "unknown sub-attribute of "+a.Name)
 				w.skip(v)
 				return
@@ -387,6 +393,8 @@ func (w *walker) single(path string, a *Attribute, val token) element {
 		switch {
 		case !val.utf8OK:
 			w.c.add(path, msgBadUTF8)
+		case x == "":
+			// unassigned, as Validate sees it; a value's emptiness is the element's rule
 		case a.Type == TypeDateTime && !validDateTime(x):
 			w.c.add(path, notDateTimeMsg(x))
 		case a.Type == TypeBinary && !validBase64(x):
