@@ -41,7 +41,7 @@ func openFile(_ context.Context, ep *endpoint.Endpoint, opt core.Options) (core.
 	}
 	if ep.Path != "-" {
 		if _, err := os.Stat(ep.Path); err != nil {
-			return nil, fmt.Errorf("source file: %w", err)
+			return nil, fmt.Errorf("source file: %v: %w", err, core.ErrUsage)
 		}
 	}
 	return &File{path: ep.Path, format: format}, nil

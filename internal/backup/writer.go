@@ -104,6 +104,23 @@ func (w *Writer) Commit() error {
 			return w.fail(err)
 		}
 	}
+	if err := w.finish(); err != nil || w.tmp == nil {
+		return err // stdout: no manifest, the stream is the product
+	}
+	w.meta.FormatVersion = FormatVersion
+	w.meta.Tool = "ferry"
+	w.meta.Data = filepath.Base(w.path)
+	w.meta.Users = w.n
+	w.meta.Bytes = int64(w.size)
+	w.meta.SHA256 = hex.EncodeToString(w.sum.Sum(nil))
+	if w.meta.Created.IsZero() {
+		w.meta.Created = time.Now().UTC()
+	}
+	return WriteManifest(ManifestPath(w.path), &w.meta)
+}
+
+// finish flushes every layer and renames the temp file into place.
+func (w *Writer) finish() error {
 	if w.gz != nil {
 		if err := w.gz.Close(); err != nil {
 			return w.fail(err)
@@ -113,7 +130,7 @@ func (w *Writer) Commit() error {
 		return w.fail(err)
 	}
 	if w.tmp == nil {
-		return nil // stdout: no manifest, the stream is the product
+		return nil
 	}
 	if err := w.tmp.Sync(); err != nil {
 		return w.fail(err)
@@ -125,16 +142,7 @@ func (w *Writer) Commit() error {
 		return w.fail(err)
 	}
 	syncDir(filepath.Dir(w.path))
-	w.meta.FormatVersion = FormatVersion
-	w.meta.Tool = "ferry"
-	w.meta.Data = filepath.Base(w.path)
-	w.meta.Users = w.n
-	w.meta.Bytes = int64(w.size)
-	w.meta.SHA256 = hex.EncodeToString(w.sum.Sum(nil))
-	if w.meta.Created.IsZero() {
-		w.meta.Created = time.Now().UTC()
-	}
-	return WriteManifest(ManifestPath(w.path), &w.meta)
+	return nil
 }
 
 func (w *Writer) fail(err error) error {
@@ -168,3 +176,29 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// RawFile is a file written atomically (temp, fsync, rename, mode 0600) with gzip by
+// extension, for outputs that are not record files with a manifest.
+type RawFile struct {
+	w *Writer
+}
+
+// CreateRaw starts a raw file at path.
+func CreateRaw(path string) (*RawFile, error) {
+	w, err := Create(path, Manifest{})
+	if err != nil {
+		return nil, err
+	}
+	// A raw file is written as the caller gives it: no array brackets.
+	w.container = fileio.NDJSON
+	return &RawFile{w: w}, nil
+}
+
+// Write implements io.Writer.
+func (r *RawFile) Write(p []byte) (int, error) { return r.w.out.Write(p) }
+
+// Commit completes the file and moves it into place, without a manifest.
+func (r *RawFile) Commit() error { return r.w.finish() }
+
+// Abort discards the file.
+func (r *RawFile) Abort() error { return r.w.Abort() }

@@ -48,7 +48,9 @@ func (l *Log) Reject(e *entry) error {
 		line.User = e.item.User.Ref()
 	}
 	raw := e.rec.Data
-	if red, ok := redact.JSON(raw); ok {
+	// Invalid UTF-8 must not reach the rejects file verbatim: it would stop being valid
+	// NDJSON. Such records are kept as base64 below.
+	if red, ok := redact.JSON(raw); ok && utf8.Valid(raw) {
 		line.Record = red
 	} else {
 		// Not JSON: it cannot hold a parsed secret, but keep only a prefix of it.

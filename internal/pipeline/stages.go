@@ -109,7 +109,15 @@ func (cfg *Config) batchUp(ctx context.Context, in <-chan *entry, out chan<- *ba
 		cur, size = &batch{}, 0
 		return send(out, b)
 	}
+	names := schemas.NewNameSet()
 	add := func(e *entry) error {
+		if e.outcome != core.Rejected {
+			// Here rather than in the workers: one goroutine sees users in read order (for
+			// files), so "the first" of two duplicates is the same on every run.
+			if first, dup := names.Seen(e.item.User.UserName, e.rec.Ref); dup {
+				e.reject("validate", fmt.Errorf("userName: %q is already used by the user at %s (userNames are unique, compared case-insensitively)", e.item.User.UserName, first))
+			}
+		}
 		if e.outcome == core.Rejected {
 			return send(done, &batch{entries: []*entry{e}})
 		}

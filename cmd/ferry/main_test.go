@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/backup"
+	"github.com/segmentio/encoding/json"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// ferry runs the CLI in-process and returns its exit status, stdout and stderr.
+func ferry(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	code := run(context.Background(), &env{stdout: &out, stderr: &errb, getenv: getenv}, args)
+	return code, out.String(), errb.String()
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for name := range commands {
+		t.Run(name, func(t *testing.T) {
+			// Usage goes to the flag set's output: capture it through stderr.
+			code, out, errs := ferry(t, nil, name, "--help")
+			if code != exitOK {
+				t.Errorf("exit %d", code)
+			}
+			if text := out + errs; !strings.Contains(text, "Usage: ferry "+name) || !strings.Contains(text, "Examples:") {
+				t.Errorf("help lacks usage or examples:\n%s", text)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := [][]string{
+		{},
+		{"nonsense"},
+		{"migrate"},
+		{"migrate", "--from", "x.ndjson"},
+		{"migrate", "--from", "does-not-exist.ndjson", "--to", "-"},
+		{"migrate", "--from", "ftp://x", "--to", "-"},
+		{"migrate", "--from", "../../fixtures/spine/mixed.ndjson", "--to", "-", "--from-format", "klingon"},
+		{"migrate", "--from", "auth0://user:pw@tenant", "--to", "-"},
+		{"verify"},
+		{"gen", "--provider", "okta"},
+	}
+	for _, args := range tests {
+		code, _, errs := ferry(t, nil, args...)
+		if code != exitUsage {
+			t.Errorf("ferry %v: exit %d, want %d (stderr %q)", args, code, exitUsage, errs)
+		}
+		if strings.Contains(errs, "pw@") {
+			t.Errorf("ferry %v: credentials echoed: %q", args, errs)
+		}
+	}
+}
+
+// TestMixedInput runs a file with good users, bad JSON, wrong types, invalid UTF-8, a
+// duplicate and a password hash through migrate and checks the summary, the rejects file
+// (golden) and the backup.
+func TestMixedInput(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.ndjson.gz")
+	rej := filepath.Join(dir, "rejects.ndjson")
+	code, stdout, stderr := ferry(t, nil, "migrate", "--from", "../../fixtures/spine/mixed.ndjson", "--to", out, "--rejects", rej, "--json", "--no-progress")
+	if code != exitRejected {
+		t.Fatalf("exit %d, want %d; stderr %s", code, exitRejected, stderr)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("stdout is not one JSON object: %q", stdout)
+	}
+	for _, k := range []string{"read", "written", "rejected", "skipped", "changes", "seconds"} {
+		if _, ok := sum[k]; !ok {
+			t.Errorf("summary lacks %q: %s", k, stdout)
+		}
+	}
+	if sum["read"].(float64) != sum["written"].(float64)+sum["rejected"].(float64)+sum["skipped"].(float64) {
+		t.Errorf("counts do not add up: %s", stdout)
+	}
+	got, err := os.ReadFile(rej)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(got, []byte("$2b$10$secret")) {
+		t.Error("password hash in the rejects file")
+	}
+	golden(t, "../../fixtures/spine/mixed.rejects.golden", got)
+	rep, err := backup.Verify(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Users != int64(sum["written"].(float64)) {
+		t.Errorf("backup holds %d users, summary says %v written", rep.Users, sum["written"])
+	}
+	if st, _ := os.Stat(rej); st.Mode().Perm() != 0o600 {
+		t.Errorf("rejects file mode %v", st.Mode().Perm())
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs:\n got: %s\nwant: %s", path, got, want)
+	}
+}
+
+func TestVerifyCommand(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "b.ndjson")
+	if code, _, errs := ferry(t, nil, "gen", "--provider", "scim", "--users", "50", "--out", filepath.Join(dir, "in.ndjson")); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, _, errs := ferry(t, nil, "migrate", "--from", filepath.Join(dir, "in.ndjson"), "--to", out, "--no-progress"); code != 0 {
+		t.Fatalf("migrate exit %d: %s", code, errs)
+	}
+	code, stdout, _ := ferry(t, nil, "verify", out, "--json")
+	if code != exitOK || !strings.Contains(stdout, `"ok":true`) || !strings.Contains(stdout, `"users":50`) {
+		t.Fatalf("verify exit %d: %s", code, stdout)
+	}
+	f, _ := os.OpenFile(out, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"userName":"intruder"}` + "\n")
+	f.Close()
+	if code, _, errs := ferry(t, nil, "verify", out); code != exitAborted || !strings.Contains(errs, "checksum mismatch") {
+		t.Errorf("verify of a tampered file: exit %d, %s", code, errs)
+	}
+}
+
+func TestGenIsDeterministic(t *testing.T) {
+	_, a, _ := ferry(t, nil, "gen", "--provider", "auth0", "--users", "20", "--seed", "7", "--nasty", "0.5")
+	_, b, _ := ferry(t, nil, "gen", "--provider", "auth0", "--users", "20", "--seed", "7", "--nasty", "0.5")
+	_, c, _ := ferry(t, nil, "gen", "--provider", "auth0", "--users", "20", "--seed", "8", "--nasty", "0.5")
+	if a != b || a == c || strings.Count(a, "\n") != 20 {
+		t.Errorf("gen: same seed equal=%v, other seed differs=%v, lines=%d", a == b, a != c, strings.Count(a, "\n"))
+	}
+}
+
+func TestFiftyMegabyteLine(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.ndjson")
+	good := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"%s"}` + "\n"
+	var b bytes.Buffer
+	b.WriteString(strings.Replace(good, "%s", "first", 1))
+	b.WriteString(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"huge","title":"` + strings.Repeat("x", 50<<20) + "\"}\n")
+	b.WriteString(strings.Replace(good, "%s", "last", 1))
+	os.WriteFile(in, b.Bytes(), 0o600)
+	rej := filepath.Join(dir, "rej.ndjson")
+	code, stdout, stderr := ferry(t, nil, "migrate", "--from", in, "--to", filepath.Join(dir, "out.ndjson"), "--rejects", rej, "--json", "--no-progress")
+	if code != exitRejected || !strings.Contains(stdout, `"written":2`) || !strings.Contains(stdout, `"rejected":1`) {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	r, _ := os.ReadFile(rej)
+	if !strings.Contains(string(r), `"ref":"line 2","stage":"read","reason":"line 2: record too large: over 16777216 bytes"`) || len(r) > 64<<10 {
+		t.Errorf("rejects (%d bytes): %.300s", len(r), r)
+	}
+}
