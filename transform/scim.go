@@ -2,8 +2,10 @@ package transform
 
 import (
 	"errors"
-	"fmt"
+	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/schemas"
@@ -16,8 +18,12 @@ func init() {
 }
 
 // decodeSCIM reads a SCIM User strictly: an attribute ferry has no field for would be
-// dropped by a lenient decode, so it is an error naming the attribute instead.
+// dropped by a lenient decode, so it is an error naming the attribute instead. Invalid UTF-8
+// is an error too: decoding would replace it with U+FFFD, silently changing the value.
 func decodeSCIM(raw []byte) (*schemas.User, error) {
+	if !utf8.Valid(raw) {
+		return nil, &FieldError{Field: recordPath, Msg: "invalid UTF-8"}
+	}
 	u := new(schemas.User)
 	if _, err := json.Parse(raw, u, json.DisallowUnknownFields); err != nil {
 		if !json.Valid(raw) {
@@ -32,21 +38,110 @@ func decodeSCIM(raw []byte) (*schemas.User, error) {
 	return u, nil
 }
 
+// scimFieldError turns a decoding error into a *FieldError. Messages name the JSON type
+// found, never the value: the value may be a secret.
 func scimFieldError(err error) error {
 	var ute *json.UnmarshalTypeError
 	if errors.As(err, &ute) {
-		field := ute.Field
+		field := jsonPath(ute.Field)
 		if field == "" {
-			field = "(record)"
+			field = recordPath
 		}
-		return &FieldError{Field: field, Msg: fmt.Sprintf("expected %s, got JSON %s", ute.Type, ute.Value)}
+		return &FieldError{Field: field, Msg: "expected " + goTypeName(ute.Type) + ", got " + typeErrorKind(ute.Value)}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &FieldError{Field: recordPath, Msg: "malformed JSON near byte " + strconv.FormatInt(se.Offset, 10)}
 	}
 	msg := err.Error()
 	// segmentio reports unknown fields as: json: unknown field "x"
 	if i := strings.Index(msg, "unknown field "); i >= 0 {
 		return &FieldError{Field: strings.Trim(msg[i+len("unknown field "):], `"`), Msg: "attribute not in the SCIM User schema or a known extension"}
 	}
-	return &FieldError{Field: "(record)", Msg: msg}
+	if strings.Contains(msg, "unexpected end") || strings.Contains(msg, "invalid character") {
+		return &FieldError{Field: recordPath, Msg: "malformed JSON"}
+	}
+	return &FieldError{Field: recordPath, Msg: msg}
+}
+
+// typeErrorKind names the JSON type in an UnmarshalTypeError's Value, which segmentio fills
+// with either a kind ("number", "array") or a quoted prefix of the raw value.
+func typeErrorKind(v string) string {
+	if uq, err := strconv.Unquote(v); err == nil {
+		v = uq
+	}
+	v = strings.TrimLeft(v, " \t\r\n")
+	switch {
+	case strings.HasPrefix(v, "number"):
+		if strings.HasSuffix(v, "overflows") {
+			return "a number out of range"
+		}
+		return "number"
+	case strings.HasPrefix(v, "string"), strings.HasPrefix(v, "object"), strings.HasPrefix(v, "array"), strings.HasPrefix(v, "bool"):
+		return strings.Fields(v)[0]
+	}
+	return jsonKind([]byte(v))
+}
+
+// goTypeName says what JSON a Go type wants.
+func goTypeName(t reflect.Type) string {
+	if t == nil {
+		return "a different type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 && t.Name() == "RawMessage" {
+			return "JSON value"
+		}
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return t.String()
+}
+
+// jsonPath turns segmentio's dotted field path ("emails.1.value") into the JSON path form
+// FieldError uses ("emails[1].value"), keeping the dots inside schema URNs.
+func jsonPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, urn := range []string{schemas.EnterpriseUserURN, schemas.FerryUserURN} {
+		if strings.HasPrefix(p, urn) {
+			b.WriteString(urn)
+			p = p[len(urn):]
+			if strings.HasPrefix(p, ".") {
+				b.WriteByte(':')
+				p = p[1:]
+			}
+		}
+	}
+	for i, seg := range strings.Split(p, ".") {
+		if seg == "" {
+			continue
+		}
+		if _, err := strconv.Atoi(seg); err == nil {
+			b.WriteString("[" + seg + "]")
+			continue
+		}
+		if i > 0 && b.Len() > 0 && !strings.HasSuffix(b.String(), ":") {
+			b.WriteByte('.')
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
 }
 
 func encodeSCIM(dst []byte, u *schemas.User) ([]byte, error) {
