@@ -109,8 +109,9 @@ func (t tokenResponse) ttl(now time.Time) time.Duration {
 	const maxTTL = 30 * 24 * time.Hour
 	switch {
 	case t.ExpiresIn > 0:
-		return min(time.Duration(t.ExpiresIn*float64(time.Second)), maxTTL)
-	case t.Expiration >= epochFloor:
+		// Clamp in seconds first: a huge float would overflow the Duration conversion.
+		return time.Duration(min(t.ExpiresIn, maxTTL.Seconds()) * float64(time.Second))
+	case t.Expiration >= epochFloor && t.Expiration < 1e12:
 		return min(time.Unix(int64(t.Expiration), 0).Sub(now), maxTTL)
 	}
 	return defaultTTL

@@ -111,7 +111,8 @@ func parseRateHeaders(h http.Header, now time.Time) rateHeaders {
 	}
 	r.limit, r.hasLimit = num("X-Ratelimit-Limit")
 	r.remaining, r.hasRemaining = num("X-Ratelimit-Remaining")
-	if f, ok := num("X-Ratelimit-Reset"); ok {
+	// Past year 5138 in UNIX seconds is no reset time but noise (or milliseconds): ignore.
+	if f, ok := num("X-Ratelimit-Reset"); ok && f < 1e11 {
 		var d time.Duration
 		if f >= epochFloor {
 			sec, frac := math.Modf(f)
