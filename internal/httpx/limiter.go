@@ -1,0 +1,229 @@
+package httpx
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limiter paces every request to one tenant, whichever client sends it. It starts at a
+// configured rate and then follows what the server says:
+//
+//   - x-ratelimit-remaining running low: the remaining requests are spread over the time
+//     until x-ratelimit-reset (burst 1), so a long run glides under the limit instead of
+//     draining the bucket and bouncing off 429s;
+//   - remaining 0, or a 429: nobody sends anything until the reset (Retry-After or
+//     x-ratelimit-reset; without either, the client's backoff), and a 429 halves the rate;
+//   - the bucket refilled (remaining back over half the limit): the configured rate again;
+//     without rate headers the rate climbs back additively after each success.
+//
+// All times come from the callers (the clients' clocks), so tests can drive it with a
+// fake clock; rate.Limiter is used only through its explicit-time methods.
+type Limiter struct {
+	mu     sync.Mutex
+	lim    *rate.Limiter
+	base   rate.Limit
+	burst  int
+	until  time.Time // nobody sends before this
+	paced  bool      // running below base because the server said so
+	blocks int       // how many times a block was set (diagnostics, tests)
+}
+
+// minRate keeps a paced limiter from stopping altogether (rate.Limiter never grants at 0).
+const minRate = rate.Limit(1.0 / 600)
+
+// DefaultRate and DefaultBurst apply to a client built without a Limiter.
+const (
+	DefaultRate  = rate.Limit(10)
+	DefaultBurst = 10
+)
+
+// NewLimiter returns a limiter at r requests per second with the given burst. r <= 0
+// means DefaultRate; burst <= 0 means max(1, r).
+func NewLimiter(r rate.Limit, burst int) *Limiter {
+	if r <= 0 {
+		r = DefaultRate
+	}
+	if burst <= 0 {
+		burst = 1
+		if r != rate.Inf && int(r) > 1 {
+			burst = int(r)
+		}
+	}
+	return &Limiter{lim: rate.NewLimiter(r, burst), base: r, burst: burst}
+}
+
+var shared struct {
+	sync.Mutex
+	m map[string]*Limiter
+}
+
+// SharedLimiter returns the process-wide limiter for key (e.g. "auth0:TENANT_DOMAIN"),
+// creating it at the given rate and burst on first use; later callers get the same
+// limiter whatever rate they pass, so extract and load of one tenant share one budget.
+func SharedLimiter(key string, initial rate.Limit, burst int) *Limiter {
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.m == nil {
+		shared.m = make(map[string]*Limiter)
+	}
+	if l, ok := shared.m[key]; ok {
+		return l
+	}
+	l := NewLimiter(initial, burst)
+	shared.m[key] = l
+	return l
+}
+
+// Rate is the current pace in requests per second.
+func (l *Limiter) Rate() rate.Limit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lim.Limit()
+}
+
+// BlockedUntil is the time before which no request will be sent (zero if never blocked).
+func (l *Limiter) BlockedUntil() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.until
+}
+
+// wait returns when the caller may send one request: after any block and after its turn
+// in the token bucket. A block set while the caller slept is honoured too.
+func (l *Limiter) wait(ctx context.Context, clk clock) error {
+	reserved := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		now := clk.now()
+		if now.Before(l.until) {
+			d := l.until.Sub(now)
+			l.mu.Unlock()
+			if err := clk.sleep(ctx, d); err != nil {
+				return err
+			}
+			continue
+		}
+		if reserved {
+			l.mu.Unlock()
+			return nil
+		}
+		r := l.lim.ReserveN(now, 1)
+		l.mu.Unlock()
+		reserved = true
+		d := r.DelayFrom(now)
+		if d <= 0 {
+			continue // re-check the block under the lock, then go
+		}
+		if err := clk.sleep(ctx, d); err != nil {
+			r.CancelAt(clk.now())
+			return err
+		}
+	}
+}
+
+// observe adapts the pace to one response. fallback is how long to block on a 429 that
+// names no reset time. ignore429 is set when the caller expects 429 as an answer (e.g.
+// Auth0's "too many import jobs"), which is then not a sign of the request rate.
+func (l *Limiter) observe(now time.Time, status int, h http.Header, fallback time.Duration, ignore429 bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rh := parseRateHeaders(h, now)
+	switch {
+	case status == http.StatusTooManyRequests && !ignore429:
+		until := now.Add(fallback)
+		if d, ok := serverHint(status, h, now); ok {
+			until = now.Add(d)
+		}
+		l.block(until)
+		cur := l.lim.Limit()
+		if cur == rate.Inf {
+			cur = DefaultRate
+		}
+		l.slow(now, max(minRate, cur/2))
+		return
+	case status == http.StatusServiceUnavailable:
+		// 503 with Retry-After is the server's "everyone wait": honour it for all clients.
+		if d, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+			l.block(now.Add(d))
+		}
+		return
+	}
+	if !rh.hasRemaining {
+		if l.paced && status < 400 {
+			// No budget signal: climb back additively (AIMD) after a 429 halved the rate.
+			step := l.base / 10
+			if l.base == rate.Inf {
+				step = l.lim.Limit()
+			}
+			if next := l.lim.Limit() + step; next >= l.base {
+				l.restore(now)
+			} else {
+				l.lim.SetLimitAt(now, next)
+			}
+		}
+		return
+	}
+	limit := float64(l.burst)
+	if rh.hasLimit && rh.limit > 0 {
+		limit = rh.limit
+	}
+	switch {
+	case rh.remaining < 1 && rh.hasReset:
+		// The bucket is empty: the next request would be a 429. Wait for the reset.
+		l.block(rh.reset)
+	case rh.remaining < limit/4 || (l.paced && rh.remaining < limit/2):
+		secs := max(rh.reset.Sub(now).Seconds(), 1)
+		if !rh.hasReset {
+			secs = 1 // unknown window: assume the shortest plausible one
+		}
+		l.slow(now, min(max(rate.Limit(rh.remaining/secs), minRate), l.base))
+	case l.paced:
+		l.restore(now)
+	}
+}
+
+func (l *Limiter) block(until time.Time) {
+	if until.After(l.until) {
+		l.until = until
+		l.blocks++
+	}
+}
+
+func (l *Limiter) slow(now time.Time, r rate.Limit) {
+	l.lim.SetLimitAt(now, r)
+	l.lim.SetBurstAt(now, 1)
+	l.paced = true
+}
+
+func (l *Limiter) restore(now time.Time) {
+	l.lim.SetLimitAt(now, l.base)
+	l.lim.SetBurstAt(now, l.burst)
+	l.paced = false
+}
+
+// clock is the time source of a client: real by default, fake in tests.
+type clock struct {
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+func realSleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,147 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// TokenSource yields the bearer token for the next request. Implementations must be safe
+// for concurrent use.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+}
+
+// Invalidator is a TokenSource that can drop a token the server refused (401). The client
+// passes the token it sent, so that many requests failing with the same stale token cause
+// one refresh, not one each.
+type Invalidator interface {
+	Invalidate(token string)
+}
+
+// SecretHolder is a TokenSource that holds long-lived credentials (client secret, API
+// key); a client scrubs them from every error it returns.
+type SecretHolder interface {
+	Secrets() []string
+}
+
+// StaticToken is a fixed bearer token (SCIM_TOKEN, AUTH0_TOKEN). It cannot be refreshed:
+// a 401 is final.
+type StaticToken string
+
+var (
+	_ TokenSource  = StaticToken("")
+	_ SecretHolder = StaticToken("")
+)
+
+// Token returns the token, or an error if it is empty.
+func (s StaticToken) Token(context.Context) (string, error) {
+	if s == "" {
+		return "", errors.New("empty bearer token")
+	}
+	return string(s), nil
+}
+
+// Secrets lists the token itself.
+func (s StaticToken) Secrets() []string { return []string{string(s)} }
+
+// fetchFunc obtains a fresh token and its lifetime.
+type fetchFunc func(ctx context.Context) (token string, ttl time.Duration, err error)
+
+// tokenCache keeps one token, refreshes it before it expires, and lets concurrent callers
+// share one refresh (single-flight). A refresh that fails while the old token still has
+// time left keeps serving the old one and tries again a little later.
+type tokenCache struct {
+	fetch fetchFunc
+	now   func() time.Time
+
+	mu        sync.Mutex
+	tok       string
+	refreshAt time.Time
+	expiresAt time.Time
+	call      *tokenCall
+}
+
+type tokenCall struct {
+	done chan struct{}
+	tok  string
+	err  error
+}
+
+// expirySafety is how long before expiry a token stops being handed out at all: a request
+// still has to reach the server and be checked there.
+const expirySafety = 10 * time.Second
+
+// refreshMargin is how long before expiry to refresh: 20% of the lifetime, at least 60 s,
+// but never more than half the lifetime (a 30 s token is refreshed at 15 s, not at once).
+func refreshMargin(ttl time.Duration) time.Duration {
+	return min(max(ttl/5, time.Minute), ttl/2)
+}
+
+func (c *tokenCache) Token(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	if c.tok != "" && c.now().Before(c.refreshAt) {
+		tok := c.tok
+		c.mu.Unlock()
+		return tok, nil
+	}
+	call := c.call
+	if call == nil {
+		call = &tokenCall{done: make(chan struct{})}
+		c.call = call
+		// The refresh outlives the caller who started it: others may be waiting on it.
+		go c.refresh(context.WithoutCancel(ctx), call)
+	}
+	c.mu.Unlock()
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if call.err == nil {
+		return call.tok, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tok != "" && c.now().Before(c.expiresAt.Add(-expirySafety)) {
+		return c.tok, nil
+	}
+	return "", call.err
+}
+
+func (c *tokenCache) refresh(ctx context.Context, call *tokenCall) {
+	start := c.now()
+	tok, ttl, err := c.fetch(ctx)
+	if err == nil && tok == "" {
+		err = errors.New("token endpoint returned an empty access_token")
+	}
+	if err == nil && ttl <= 0 {
+		err = errors.New("token endpoint returned a token that has already expired")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		c.tok = tok
+		c.expiresAt = start.Add(ttl)
+		c.refreshAt = c.expiresAt.Add(-refreshMargin(ttl))
+	} else if c.tok != "" {
+		// Keep the old token while it lasts, retry in a while rather than on every call.
+		if left := c.expiresAt.Sub(c.now()); left > 0 {
+			c.refreshAt = c.now().Add(min(30*time.Second, left/2))
+		}
+	}
+	call.tok, call.err = tok, err
+	c.call = nil
+	close(call.done)
+}
+
+// Invalidate drops tok if it is the cached token, forcing the next call to refresh.
+func (c *tokenCache) Invalidate(tok string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tok != "" && c.tok == tok {
+		c.tok = ""
+		c.refreshAt, c.expiresAt = time.Time{}, time.Time{}
+	}
+}
