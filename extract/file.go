@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/ferry-dev/ferry/internal/backup"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
@@ -23,6 +24,7 @@ type File struct {
 	format string
 	skip   int64 // records to pass over on resume
 	max    int
+	ids    []age.Identity
 }
 
 var (
@@ -44,7 +46,18 @@ func openFile(_ context.Context, ep *endpoint.Endpoint, opt core.Options) (core.
 			return nil, fmt.Errorf("source file: %v: %w", err, core.ErrUsage)
 		}
 	}
-	return &File{path: ep.Path, format: format}, nil
+	ids, err := backup.Identities(getenvOf(opt))
+	if err != nil {
+		return nil, err
+	}
+	return &File{path: ep.Path, format: format, ids: ids}, nil
+}
+
+func getenvOf(opt core.Options) func(string) string {
+	if opt.Getenv != nil {
+		return opt.Getenv
+	}
+	return func(string) string { return "" }
 }
 
 // NewFile returns a source reading path in the given record format.
@@ -87,7 +100,7 @@ var wrapperKeys = []string{"users", "Resources"}
 
 // Users implements core.Source.
 func (f *File) Users(ctx context.Context, emit func(core.Record) error) error {
-	r, err := fileio.Open(f.path, f.max, wrapperKeys...)
+	r, err := fileio.Open(f.path, fileio.Options{MaxRecord: f.max, Keys: wrapperKeys, Identities: f.ids})
 	if err != nil {
 		return fmt.Errorf("source file: %w", err)
 	}

@@ -2,7 +2,11 @@ package load
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sync"
+
+	"filippo.io/age"
 
 	"github.com/ferry-dev/ferry/internal/backup"
 	"github.com/ferry-dev/ferry/internal/core"
@@ -17,6 +21,9 @@ type File struct {
 	path   string
 	format string
 	source string
+	stdout io.Writer // stands for "-"
+	// recipients, when set, encrypt the file (age).
+	recipients []age.Recipient
 
 	mu sync.Mutex
 	w  *backup.Writer
@@ -33,7 +40,19 @@ func openFile(_ context.Context, ep *endpoint.Endpoint, opt core.Options) (core.
 	if format == "" {
 		format = core.FormatSCIM
 	}
-	return NewFile(ep.Path, format, opt.Source), nil
+	f := NewFile(ep.Path, format, opt.Source)
+	f.stdout = opt.Stdout
+	if len(opt.EncryptTo) > 0 {
+		if ep.Path == "-" {
+			return nil, fmt.Errorf("--encrypt-to needs a file target, not stdout: %w", core.ErrUsage)
+		}
+		rs, err := backup.Recipients(opt.EncryptTo)
+		if err != nil {
+			return nil, err
+		}
+		f.recipients = rs
+	}
+	return f, nil
 }
 
 // NewFile returns a sink writing records of format to path.
@@ -60,7 +79,7 @@ func (f *File) Write(_ context.Context, batch []core.Item) ([]core.Result, error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.w == nil {
-		w, err := backup.Create(f.path, backup.Manifest{Source: f.source, Format: f.format})
+		w, err := backup.CreateTo(f.path, f.stdout, backup.Manifest{Source: f.source, Format: f.format}, f.recipients...)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ferry-dev/ferry/extract"
@@ -32,7 +33,14 @@ type runFlags struct {
 	rejects, changes, resume       string
 	since                          string
 	noProgress, json               bool
+	encryptTo                      stringList
 }
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.from, "from", "", "source: auth0://TENANT, appid://REGION/TENANT, scim+https://HOST/BASE, a file (.ndjson, .json, .gz) or - for stdin")
@@ -50,6 +58,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.since, "since", "", "only users changed since this time (RFC 3339, or a duration like 24h)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress display")
 	fs.BoolVar(&f.json, "json", false, "print one JSON summary object on stdout")
+	fs.Var(&f.encryptTo, "encrypt-to", "encrypt a backup file to this age recipient (age1...); repeatable. Reading it back needs FERRY_AGE_IDENTITY_FILE")
 }
 
 const migrateExamples = `  # nightly backup of an Auth0 tenant
@@ -82,7 +91,7 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	if err != nil {
 		return s, err
 	}
-	dst, err := load.Open(ctx, f.to, core.Options{Format: f.toFormat, Getenv: e.getenv, Upsert: f.upsert, Concurrency: f.concurrency, Source: src.Name()})
+	dst, err := load.Open(ctx, f.to, core.Options{Format: f.toFormat, Getenv: e.getenv, Upsert: f.upsert, Concurrency: f.concurrency, Source: src.Name(), EncryptTo: f.encryptTo, Stdout: e.stdout})
 	if err != nil {
 		return s, err
 	}
@@ -216,16 +225,20 @@ func report(e *env, f *runFlags, s pipeline.Summary, err error) int {
 	if err == nil && s.Rejected > 0 {
 		code = exitRejected
 	}
+	out := e.stdout
+	if f.to == "-" {
+		out = e.stderr // stdout carries the users
+	}
 	if f.json {
-		out := struct {
+		sum := struct {
 			pipeline.Summary
 			Status int    `json:"exit_status"`
 			Error  string `json:"error,omitempty"`
 		}{s, code, errString(err)}
-		b, _ := json.Marshal(out)
-		fmt.Fprintln(e.stdout, string(b))
+		b, _ := json.Marshal(sum)
+		fmt.Fprintln(out, string(b))
 	} else {
-		printSummary(e.stdout, s)
+		printSummary(out, s)
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ferry: %v\n", err)

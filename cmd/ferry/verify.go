@@ -27,7 +27,12 @@ func cmdVerify(_ context.Context, e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	rep, err := backup.Verify(pos[0])
+	ids, err := backup.Identities(e.getenv)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ferry verify: %v\n", err)
+		return exitUsage
+	}
+	rep, err := backup.Verify(pos[0], ids...)
 	if rep == nil {
 		fmt.Fprintf(e.stderr, "ferry verify: %v\n", err)
 		return exitAborted

@@ -48,7 +48,7 @@ func TestWriteAndVerify(t *testing.T) {
 				t.Errorf("report %+v", rep)
 			}
 			// The records read back are the records written, whichever container.
-			r, err := fileio.Open(path, 0)
+			r, err := fileio.Open(path, fileio.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestTruncatedGzipIsAnError(t *testing.T) {
 	writeFile(t, path, recs...)
 	b, _ := os.ReadFile(path)
 	os.WriteFile(path, b[:len(b)-30], 0o600)
-	r, err := fileio.Open(path, 0)
+	r, err := fileio.Open(path, fileio.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"filippo.io/age"
 	"github.com/ferry-dev/ferry/internal/fileio"
 	"github.com/segmentio/encoding/json"
 )
@@ -95,11 +96,15 @@ type Report struct {
 	Bytes    int64     `json:"bytes"`
 	SHA256   string    `json:"sha256"`
 	Problems []string  `json:"problems,omitempty"`
+	// Counted is false for an encrypted file verified without its identity: only the
+	// checksum was checked.
+	Counted bool `json:"counted"`
 }
 
 // Verify checks the data file against its manifest: size and checksum of the stored bytes,
 // then every record readable as JSON and their number. It reports every problem it finds.
-func Verify(path string) (*Report, error) {
+// An encrypted file's records are counted only when identities are given.
+func Verify(path string, identities ...age.Identity) (*Report, error) {
 	m, err := ReadManifest(ManifestPath(path))
 	if err != nil {
 		return nil, err
@@ -120,11 +125,11 @@ func Verify(path string) (*Report, error) {
 	if rep.SHA256 != m.SHA256 || rep.Bytes != m.Bytes {
 		errs = append(errs, fmt.Errorf("%w: file has %d bytes with sha256 %s, manifest says %d bytes with %s", ErrChecksum, rep.Bytes, rep.SHA256, m.Bytes, m.SHA256))
 	}
-	if !m.Encrypted {
-		rep.Users, err = countRecords(path)
+	if !m.Encrypted || len(identities) > 0 {
+		rep.Users, err = countRecords(path, identities)
 		if err != nil {
 			errs = append(errs, err)
-		} else if rep.Users != m.Users {
+		} else if rep.Counted = true; rep.Users != m.Users {
 			errs = append(errs, fmt.Errorf("%w: file holds %d users, manifest says %d", ErrCount, rep.Users, m.Users))
 		}
 	}
@@ -134,8 +139,8 @@ func Verify(path string) (*Report, error) {
 	return rep, errors.Join(errs...)
 }
 
-func countRecords(path string) (int64, error) {
-	r, err := fileio.Open(path, 0)
+func countRecords(path string, ids []age.Identity) (int64, error) {
+	r, err := fileio.Open(path, fileio.Options{Identities: ids})
 	if err != nil {
 		return 0, err
 	}

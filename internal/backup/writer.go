@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"filippo.io/age"
 	"github.com/ferry-dev/ferry/internal/fileio"
 )
 
@@ -24,6 +25,7 @@ type Writer struct {
 	out       io.Writer // the chain records are written into
 	bw        *bufio.Writer
 	gz        *gzip.Writer
+	enc       io.WriteCloser // age encryption, when there are recipients
 	sum       hash.Hash
 	size      countWriter
 	container fileio.Container
@@ -33,12 +35,22 @@ type Writer struct {
 
 // Create starts a record file. The data goes to a 0600 temp file in the same directory, so
 // the rename in Commit is atomic and a crash never leaves a half file under the real name.
-func Create(path string, meta Manifest) (*Writer, error) {
+// With recipients the file is age-encrypted to them (after gzip, which must come first:
+// encrypted bytes do not compress).
+func Create(path string, meta Manifest, recipients ...age.Recipient) (*Writer, error) {
+	return CreateTo(path, nil, meta, recipients...)
+}
+
+// CreateTo is Create with the writer that stands for "-" (nil: os.Stdout).
+func CreateTo(path string, stdout io.Writer, meta Manifest, recipients ...age.Recipient) (*Writer, error) {
 	w := &Writer{path: path, meta: meta, sum: sha256.New()}
 	w.container, _ = fileio.ContainerOf(path)
 	var sink io.Writer
 	if path == "-" {
-		sink = os.Stdout
+		sink = stdout
+		if sink == nil {
+			sink = os.Stdout
+		}
 	} else {
 		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
 		if err != nil {
@@ -54,8 +66,17 @@ func Create(path string, meta Manifest) (*Writer, error) {
 	// The checksum covers the bytes as stored, so `sha256sum FILE` matches the manifest.
 	w.bw = bufio.NewWriterSize(io.MultiWriter(sink, w.sum, &w.size), 256<<10)
 	w.out = w.bw
+	if len(recipients) > 0 {
+		enc, err := age.Encrypt(w.bw, recipients...)
+		if err != nil {
+			w.Abort()
+			return nil, fmt.Errorf("backup: encrypt: %w", err)
+		}
+		w.enc, w.out = enc, enc
+		w.meta.Encrypted = true
+	}
 	if fileio.Gzipped(path) {
-		w.gz, _ = gzip.NewWriterLevel(w.bw, gzip.BestSpeed)
+		w.gz, _ = gzip.NewWriterLevel(w.out, gzip.BestSpeed)
 		w.out = w.gz
 		w.meta.Compressed = true
 	}
@@ -123,6 +144,11 @@ func (w *Writer) Commit() error {
 func (w *Writer) finish() error {
 	if w.gz != nil {
 		if err := w.gz.Close(); err != nil {
+			return w.fail(err)
+		}
+	}
+	if w.enc != nil {
+		if err := w.enc.Close(); err != nil {
 			return w.fail(err)
 		}
 	}

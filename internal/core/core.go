@@ -7,6 +7,7 @@ package core
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/ferry-dev/ferry/schemas"
@@ -181,6 +182,11 @@ type Options struct {
 	Concurrency int
 	// Source names where the users come from (no credentials), for backup manifests.
 	Source string
+	// Stdout and Stdin stand for "-"; nil means the process's own.
+	Stdout io.Writer
+	Stdin  io.Reader
+	// EncryptTo lists age recipients (public keys) a backup file is encrypted to.
+	EncryptTo []string
 	// Getenv reads credentials; tests substitute it. Secrets never come from flags or URLs.
 	Getenv func(string) string
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/ferry-dev/ferry/internal/jsonstream"
 )
 
@@ -77,9 +78,16 @@ func (r *Reader) Next() (*jsonstream.Record, error) {
 	return nil, fmt.Errorf("%s: %w", r.path, err)
 }
 
-// Open opens path ("-" for stdin) for reading records. keys names the member of a wrapper
-// object that holds the array (see jsonstream.NewArray).
-func Open(path string, maxRecord int, keys ...string) (*Reader, error) {
+// Options tune Open.
+type Options struct {
+	MaxRecord int      // bytes per record; default jsonstream.DefaultMaxRecord
+	Keys      []string // members of a wrapper object that may hold the array
+	// Identities decrypt an age-encrypted file (recognised by its header, whatever its name).
+	Identities []age.Identity
+}
+
+// Open opens path ("-" for stdin) for reading records.
+func Open(path string, opt Options) (*Reader, error) {
 	r := &Reader{path: path}
 	var in io.Reader
 	if path == "-" {
@@ -95,14 +103,28 @@ func Open(path string, maxRecord int, keys ...string) (*Reader, error) {
 	}
 	br := bufio.NewReaderSize(in, 64<<10)
 	in = br
+	if sniffAge(br) {
+		if len(opt.Identities) == 0 {
+			r.Close()
+			return nil, fmt.Errorf("%s: %w: set FERRY_AGE_IDENTITY_FILE to the file holding the age identity", r.path, ErrEncrypted)
+		}
+		dr, err := age.Decrypt(br, opt.Identities...)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("%s: decrypt: %w", r.path, err)
+		}
+		br = bufio.NewReaderSize(dr, 64<<10)
+		in = br
+	}
 	if Gzipped(path) || sniffGzip(br) {
-		zr, err := gzip.NewReader(br)
+		compressed := &countReader{r: br}
+		zr, err := gzip.NewReader(compressed)
 		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("%s: gzip: %w", r.path, err)
 		}
 		r.closers = append(r.closers, zr)
-		in = zr
+		in = &bombGuard{r: zr, compressed: compressed}
 	}
 	c, ok := ContainerOf(path)
 	if !ok {
@@ -111,12 +133,58 @@ func Open(path string, maxRecord int, keys ...string) (*Reader, error) {
 		in = zbr
 	}
 	if c == Array {
-		r.Reader = jsonstream.NewArray(in, maxRecord, keys...)
+		r.Reader = jsonstream.NewArray(in, opt.MaxRecord, opt.Keys...)
 	} else {
-		r.Reader = jsonstream.NewNDJSON(in, maxRecord)
+		r.Reader = jsonstream.NewNDJSON(in, opt.MaxRecord)
 	}
 	return r, nil
 }
+
+// ErrEncrypted is an encrypted file with no identity to open it.
+var ErrEncrypted = errors.New("file is age-encrypted")
+
+// ErrBomb is a gzip stream that inflates far beyond what JSON compresses to.
+var ErrBomb = errors.New("decompressed size out of proportion (gzip bomb?)")
+
+// Bomb thresholds: user JSON compresses 5-30x; a stream past bombMinBytes that inflates
+// more than bombRatio times is not user data, and reading on would only burn time.
+const (
+	bombMinBytes = 256 << 20
+	bombRatio    = 200
+)
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type bombGuard struct {
+	r          io.Reader
+	compressed *countReader
+	inflated   int64
+}
+
+func (b *bombGuard) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.inflated += int64(n)
+	if b.inflated > bombMinBytes && b.inflated > bombRatio*b.compressed.n {
+		return n, fmt.Errorf("%w: %d bytes from %d compressed", ErrBomb, b.inflated, b.compressed.n)
+	}
+	return n, err
+}
+
+func sniffAge(br *bufio.Reader) bool {
+	b, err := br.Peek(len(ageMagic))
+	return err == nil && string(b) == ageMagic
+}
+
+const ageMagic = "age-encryption.org/v1"
 
 func sniffGzip(br *bufio.Reader) bool {
 	b, err := br.Peek(2)
