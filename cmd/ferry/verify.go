@@ -38,10 +38,11 @@ func cmdVerify(_ context.Context, e *env, args []string) int {
 		return exitAborted
 	}
 	if *asJSON {
+		// Embedded by value: segmentio mis-handles an embedded pointer (checkptr fault).
 		out := struct {
-			*backup.Report
+			backup.Report
 			OK bool `json:"ok"`
-		}{rep, err == nil}
+		}{*rep, err == nil}
 		b, _ := json.Marshal(out)
 		fmt.Fprintln(e.stdout, string(b))
 	}

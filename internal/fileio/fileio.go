@@ -148,9 +148,9 @@ var ErrBomb = errors.New("decompressed size out of proportion (gzip bomb?)")
 
 // Bomb thresholds: user JSON compresses 5-30x; a stream past bombMinBytes that inflates
 // more than bombRatio times is not user data, and reading on would only burn time.
-const (
-	bombMinBytes = 256 << 20
-	bombRatio    = 200
+var (
+	bombMinBytes int64 = 256 << 20 // a var so tests can lower it
+	bombRatio    int64 = 200
 )
 
 type countReader struct {
