@@ -3,6 +3,8 @@ package scim
 import (
 	"strings"
 	"testing"
+
+	"github.com/segmentio/encoding/json"
 )
 
 func bulkOps(failOn int, ops ...map[string]any) map[string]any {
@@ -100,5 +102,13 @@ func TestBulkLimits(t *testing.T) {
 	h.do("POST", "/Bulk", bulkOps(0, op("a"), op("b"))).must(t, 200)
 	if h.srv.Len() != 2 {
 		t.Fatalf("%d users", h.srv.Len())
+	}
+}
+
+func TestErrorBody(t *testing.T) {
+	ct, b := ErrorBody(503)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || ct != MediaType || m["status"] != "503" || !listHas(m["schemas"], ErrorURN) {
+		t.Fatalf("%s %s", ct, b)
 	}
 }

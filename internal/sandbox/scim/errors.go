@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/segmentio/encoding/json"
 )
 
 // scimType values (RFC 7644 §3.12, RFC 9865 §4).
@@ -58,4 +60,10 @@ func badValue(format string, args ...any) *Error {
 
 func notFound(id string) *Error {
 	return errf(http.StatusNotFound, "", "Resource %q not found", id)
+}
+
+// ErrorBody renders a SCIM error for status, for faults.Hooks.ErrorBody.
+func ErrorBody(status int) (string, []byte) {
+	b, _ := json.Marshal((&Error{Status: status, Detail: http.StatusText(status)}).body())
+	return MediaType, b
 }

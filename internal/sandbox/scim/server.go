@@ -62,6 +62,7 @@ type Server struct {
 	mu      sync.RWMutex
 	byID    map[string]*entry
 	byName  map[string]string // lower-cased userName -> id
+	byExt   map[string]string // externalId (caseExact) -> id
 	ordered []*entry          // live entries by seq
 	seq     int64
 	etag    int64
@@ -112,7 +113,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, ss: ss, ev: &evaluator{ss: ss}, clk: clock.Or(cfg.Clock), key: key,
-		byID: map[string]*entry{}, byName: map[string]string{},
+		byID: map[string]*entry{}, byName: map[string]string{}, byExt: map[string]string{},
 	}
 	for i, raw := range cfg.Users {
 		var m map[string]any

@@ -61,12 +61,9 @@ func (s *Server) create(in map[string]any) (*entry, *Error) {
 	if _, taken := s.byName[key]; taken {
 		return nil, errf(http.StatusConflict, errUniqueness, "userName %q is already taken", userName(res))
 	}
-	if ext, ok := res["externalId"].(string); ok && ext != "" {
-		for _, o := range s.byID {
-			if o.res["externalId"] == ext {
-				return nil, errf(http.StatusConflict, errUniqueness, "externalId %q is already taken", ext)
-			}
-		}
+	ext, _ := res["externalId"].(string)
+	if _, taken := s.byExt[ext]; taken && ext != "" {
+		return nil, errf(http.StatusConflict, errUniqueness, "externalId %q is already taken", ext)
 	}
 	s.seq++
 	now := s.now()
@@ -76,6 +73,9 @@ func (s *Server) create(in map[string]any) (*entry, *Error) {
 	ent.res = res
 	s.byID[ent.id] = ent
 	s.byName[key] = ent.id
+	if ext != "" {
+		s.byExt[ext] = ent.id
+	}
 	s.ordered = append(s.ordered, ent)
 	return ent.snapshot(), nil
 }
@@ -135,12 +135,10 @@ func (s *Server) update(id, ifMatch string, next func(cur map[string]any) (map[s
 	if other, taken := s.byName[newKey]; taken && other != id {
 		return nil, errf(http.StatusConflict, errUniqueness, "userName %q is already taken", userName(res))
 	}
-	if ext, ok := res["externalId"].(string); ok && ext != "" {
-		for oid, o := range s.byID {
-			if oid != id && o.res["externalId"] == ext {
-				return nil, errf(http.StatusConflict, errUniqueness, "externalId %q is already taken", ext)
-			}
-		}
+	oldExt, _ := ent.res["externalId"].(string)
+	newExt, _ := res["externalId"].(string)
+	if other, taken := s.byExt[newExt]; taken && newExt != "" && other != id {
+		return nil, errf(http.StatusConflict, errUniqueness, "externalId %q is already taken", newExt)
 	}
 	meta, _ := ent.res["meta"].(map[string]any)
 	res["id"] = id
@@ -153,6 +151,10 @@ func (s *Server) update(id, ifMatch string, next func(cur map[string]any) (map[s
 		ent.res = res
 		delete(s.byName, oldKey)
 		s.byName[newKey] = id
+		delete(s.byExt, oldExt)
+		if newExt != "" {
+			s.byExt[newExt] = id
+		}
 	}
 	return ent.snapshot(), nil
 }
@@ -175,6 +177,9 @@ func (s *Server) remove(id, ifMatch string) *Error {
 	}
 	delete(s.byID, id)
 	delete(s.byName, strings.ToLower(userName(ent.res)))
+	if ext, _ := ent.res["externalId"].(string); ext != "" {
+		delete(s.byExt, ext)
+	}
 	i := sort.Search(len(s.ordered), func(i int) bool { return s.ordered[i].seq >= ent.seq })
 	if i < len(s.ordered) && s.ordered[i] == ent {
 		s.ordered = append(s.ordered[:i], s.ordered[i+1:]...)
