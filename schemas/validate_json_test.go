@@ -74,7 +74,7 @@ func TestValidateJSON(t *testing.T) {
 			"emails[1]: expected complex (object), got null",
 			"emails[2]: expected complex (object), got number",
 		}},
-		{"null is unassigned", rec(`"name":null,"emails":null,"active":null,"displayName":null,"`+ent+`":null`), nil},
+		{"null is unassigned", rec(`"name":null,"emails":null,"active":null,"displayName":null,"` + ent + `":null`), nil},
 		{"names are case-insensitive", `{"SCHEMAS":["` + CoreUserURN + `"],"UserName":"x","EMAILS":[{"VALUE":"a@x","Type":"Work","PRIMARY":true}]}`, nil},
 		{"repeated attribute", rec(`"displayName":"a","DISPLAYNAME":"b","emails":[{"value":"a","Value":"b"}]`), []string{
 			"DISPLAYNAME: given more than once (attribute names are case-insensitive)",
@@ -125,7 +125,7 @@ func TestValidateJSON(t *testing.T) {
 			`schemas[2]: "urn:x" is not a known User schema (urn:ietf:params:scim:schemas:core:2.0:User, urn:ietf:params:scim:schemas:extension:enterprise:2.0:User, urn:ferry:params:scim:schemas:extension:ferry:1.0:User)`,
 			`schemas[3]: "URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER" is listed twice (as schemas[0] too)`,
 		}},
-		{"extension not listed", rec(`"`+ent+`":{"employeeNumber":"1"},"`+ferry+`":{"provider":"auth0"}`), []string{
+		{"extension not listed", rec(`"` + ent + `":{"employeeNumber":"1"},"` + ferry + `":{"provider":"auth0"}`), []string{
 			"schemas: does not list urn:ietf:params:scim:schemas:extension:enterprise:2.0:User although the user carries enterprise extension attributes",
 			"schemas: does not list urn:ferry:params:scim:schemas:extension:ferry:1.0:User although the user carries ferry extension attributes",
 		}},

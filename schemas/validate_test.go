@@ -113,7 +113,9 @@ func TestValidateRules(t *testing.T) {
 			[]string{"groups[0].primary: groups has no primary sub-attribute"}},
 		{"emails have no $ref", func(u *User) { u.Emails[0].Ref = "https://example.com/x" },
 			[]string{"emails[0].$ref: emails has no $ref sub-attribute"}},
-		{"groups have $ref", func(u *User) { u.Groups = []MultiValued{{Value: "g1", Ref: "https://example.com/v2/Groups/g1", Type: "direct"}} },
+		{"groups have $ref", func(u *User) {
+			u.Groups = []MultiValued{{Value: "g1", Ref: "https://example.com/v2/Groups/g1", Type: "direct"}}
+		},
 			nil},
 		{"non-canonical email type", func(u *User) { u.Emails[1].Type = "personal" },
 			[]string{`emails[1].type: "personal" is not a canonical value (work, home, other)`}},
