@@ -190,3 +190,28 @@ func TestValidateJSONCap(t *testing.T) {
 		t.Fatalf("got %d violations, last %v", len(vs), vs[len(vs)-1])
 	}
 }
+
+// Repeats are found in objects too large for the small list too (a hostile record).
+func TestValidateJSONRepeatsInLargeObject(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"schemas":["` + CoreUserURN + `"],"userName":"x","` + ferry + `":{`)
+	b.WriteString(`"Extra":{}`)
+	for i := 0; i < 2*keySetListMax; i++ {
+		b.WriteString(`,"k` + strings.Repeat("x", i) + `":1`)
+	}
+	b.WriteString(`,"extra":{},"EXTRA":{},"kXX":2}}`)
+	got := strs(ValidateJSON([]byte(b.String())))
+	var want []string
+	for i := 0; i < 2*keySetListMax; i++ {
+		want = append(want, ferry+":k"+strings.Repeat("x", i)+": unknown attribute of the ferry extension")
+	}
+	want = append(want,
+		ferry+":extra: given more than once (attribute names are case-insensitive)",
+		ferry+":EXTRA: given more than once (attribute names are case-insensitive)",
+		ferry+":kXX: given more than once (attribute names are case-insensitive)",
+		"schemas: does not list "+ferry+" although the user carries ferry extension attributes",
+	)
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
