@@ -83,8 +83,9 @@ func (s *NameSet) Len() int {
 }
 
 // hash hashes the case-folded form of name: every rune replaced by the smallest rune of its
-// simple-folding orbit, so that two names hash alike exactly when strings.EqualFold says
-// they are equal. Invalid UTF-8 bytes are hashed as they are.
+// simple-folding orbit, so that two valid UTF-8 names hash alike exactly when
+// strings.EqualFold says they are equal. Invalid UTF-8 bytes are hashed as they are:
+// EqualFold would take each for U+FFFD and so call distinct names equal.
 func (s *NameSet) hash(name string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
