@@ -2,7 +2,6 @@ package schemas
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -155,7 +154,7 @@ func checkSchemas(c *collector, list []string, bad []bool, carried [2]bool) {
 		if bad != nil && bad[i] {
 			continue
 		}
-		k := slices.IndexFunc(knownUserSchemas, func(known string) bool { return equalFoldASCII(urn, known) })
+		k := knownIndex(urn)
 		switch {
 		case k < 0:
 			c.add(idx("schemas", i, ""), unknownSchemaMsg(urn))
@@ -173,6 +172,16 @@ func checkSchemas(c *collector, list []string, bad []bool, carried [2]bool) {
 			c.add("schemas", extNotListedMsg(&extensions[i]))
 		}
 	}
+}
+
+// knownIndex returns urn's index in knownUserSchemas, or -1.
+func knownIndex(urn string) int {
+	for k, known := range knownUserSchemas {
+		if urn == known || equalFoldASCII(urn, known) {
+			return k
+		}
+	}
+	return -1
 }
 
 // blank reports whether s is empty or only white space, without allocating.

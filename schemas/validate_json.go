@@ -37,8 +37,9 @@ type walker struct {
 	broken bool // a syntax error was reported; stop
 }
 
-// token is one JSON token and whether its bytes were valid UTF-8 (encoding/json replaces
-// invalid bytes in strings with U+FFFD, so the check is made on the raw input).
+// token is one JSON token and, for a string, whether it was valid UTF-8 with no lone
+// surrogate escape (encoding/json replaces both with U+FFFD, so the check is made on the
+// raw input).
 type token struct {
 	t      stdjson.Token
 	utf8OK bool
@@ -68,7 +69,54 @@ func (w *walker) next() (token, bool) {
 		}
 		return token{}, false
 	}
-	return token{t, utf8.Valid(seg)}, true
+	_, isStr := t.(string)
+	return token{t, !isStr || (utf8.Valid(seg) && !loneSurrogate(seg))}, true
+}
+
+// loneSurrogate reports whether a raw JSON string has a \u escape of a UTF-16 surrogate
+// that is not half of a pair: decoders turn it into U+FFFD, a silent change of the value.
+func loneSurrogate(seg []byte) bool {
+	if bytes.IndexByte(seg, '\\') < 0 {
+		return false
+	}
+	pendingHigh := false
+	for i := 0; i < len(seg); i++ {
+		if seg[i] != '\\' || i+1 >= len(seg) {
+			if pendingHigh {
+				return true
+			}
+			continue
+		}
+		if seg[i+1] != 'u' || i+6 > len(seg) {
+			if pendingHigh {
+				return true
+			}
+			i++ // an escaped character, e.g. \\ or \"
+			continue
+		}
+		v, err := strconv.ParseUint(string(seg[i+2:i+6]), 16, 16)
+		i += 5
+		if err != nil {
+			return false // not JSON; the decoder reports it
+		}
+		switch {
+		case v >= 0xD800 && v < 0xDC00:
+			if pendingHigh {
+				return true
+			}
+			pendingHigh = true
+		case v >= 0xDC00 && v < 0xE000:
+			if !pendingHigh {
+				return true
+			}
+			pendingHigh = false
+		default:
+			if pendingHigh {
+				return true
+			}
+		}
+	}
+	return pendingHigh
 }
 
 // more reports whether the current object or array has another member.

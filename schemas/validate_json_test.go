@@ -146,6 +146,12 @@ func TestValidateJSON(t *testing.T) {
 		{"opaque metadata with invalid UTF-8", `{"schemas":["` + CoreUserURN + `","` + ferry + `"],"userName":"x","` + ferry + "\":{\"userMetadata\":{\"a\":[\"\xff\"]}}}", []string{
 			ferry + ":userMetadata: not valid UTF-8",
 		}},
+		{"lone surrogate escapes", rec(`"displayName":"\ud800","nickName":"x\udc00y","title":"\ud83d\ude00 ok","locale":"\\ud800 is text","timezone":"\ud800\u0041","userType":"\ud800\ud800\udc00"`), []string{
+			"displayName: not valid UTF-8",
+			"nickName: not valid UTF-8",
+			"timezone: not valid UTF-8",
+			"userType: not valid UTF-8",
+		}},
 		{"key with invalid UTF-8", rec("\"user\xffName\":\"x\""), []string{
 			"\"user\ufffdName\": attribute name is not valid UTF-8",
 		}},
