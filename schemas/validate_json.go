@@ -181,9 +181,8 @@ func keyPath(k string) string {
 }
 
 // object walks the members of an object whose '{' was read (prefix + key is a member's
-// path), calling member for every key
-// not seen before in it (case-insensitively), and reporting repeated keys and keys that are
-// not valid UTF-8.
+// path), calling member for every key not seen before in it (case-insensitively), and
+// reporting repeated keys and keys that are not valid UTF-8.
 func (w *walker) object(prefix string, member func(key string, val token)) {
 	var seen keySet
 	for w.more() {
