@@ -12,8 +12,8 @@ import (
 //
 // Memory: a run may see millions of users, so the set keeps a 64-bit hash of each folded
 // name, not the name, plus the first occurrence's ref packed into a per-shard byte arena.
-// The shards' maps hold no pointers, so the garbage collector never scans them: roughly 20 to
-// 40 bytes per user (map slack varies with growth) plus the ref's length.
+// The shards' maps hold no pointers, so the garbage collector never scans them. Measured:
+// 52 bytes of heap per name for a million names with 12-byte refs, slack included.
 //
 // Collisions: the hash is maphash with a seed drawn per process, so names cannot be crafted
 // to collide. Two distinct names collide with probability about n²/2⁶⁵: 3·10⁻⁸ for a
@@ -83,8 +83,9 @@ func (s *NameSet) Len() int {
 }
 
 // hash hashes the case-folded form of name: every rune replaced by the smallest rune of its
-// simple-folding orbit, so that two names hash alike exactly when strings.EqualFold says
-// they are equal. Invalid UTF-8 bytes are hashed as they are.
+// simple-folding orbit, so that two valid UTF-8 names hash alike exactly when
+// strings.EqualFold says they are equal. Invalid UTF-8 bytes are hashed as they are:
+// EqualFold would take each for U+FFFD and so call distinct names equal.
 func (s *NameSet) hash(name string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(s.seed)

@@ -149,49 +149,39 @@ func notSubAttrMsg(attr, sub string) string {
 // carried[i] says whether extensions[i] is present; bad[i] (if bad is not nil) that
 // list[i] was reported already.
 func checkSchemas(c *collector, list []string, bad []bool, carried [2]bool) {
-	core := false
+	var first [3]int // index+1 of each known URN's first listing
 	for i, urn := range list {
 		if bad != nil && bad[i] {
 			continue
 		}
-		if equalFoldASCII(urn, CoreUserURN) {
-			core = true
-		}
-		known := false
-		for _, k := range knownUserSchemas {
-			if equalFoldASCII(urn, k) {
-				known = true
-				break
-			}
-		}
-		if !known {
+		k := knownIndex(urn)
+		switch {
+		case k < 0:
 			c.add(idx("schemas", i, ""), unknownSchemaMsg(urn))
-			continue
-		}
-		for j := 0; j < i; j++ {
-			if (bad == nil || !bad[j]) && equalFoldASCII(list[j], urn) {
-				c.add(idx("schemas", i, ""), dupSchemaMsg(urn, j))
-				break
-			}
+		case first[k] > 0:
+			c.add(idx("schemas", i, ""), dupSchemaMsg(urn, first[k]-1))
+		default:
+			first[k] = i + 1
 		}
 	}
-	if !core {
+	if first[0] == 0 {
 		c.add("schemas", msgCoreNotListed)
 	}
 	for i := range extensions {
-		if carried[i] && !listed(list, extensions[i].urn) {
+		if carried[i] && first[i+1] == 0 {
 			c.add("schemas", extNotListedMsg(&extensions[i]))
 		}
 	}
 }
 
-func listed(list []string, urn string) bool {
-	for _, s := range list {
-		if equalFoldASCII(s, urn) {
-			return true
+// knownIndex returns urn's index in knownUserSchemas, or -1.
+func knownIndex(urn string) int {
+	for k, known := range knownUserSchemas {
+		if urn == known || equalFoldASCII(urn, known) {
+			return k
 		}
 	}
-	return false
+	return -1
 }
 
 // blank reports whether s is empty or only white space, without allocating.

@@ -37,8 +37,9 @@ type walker struct {
 	broken bool // a syntax error was reported; stop
 }
 
-// token is one JSON token and whether its bytes were valid UTF-8 (encoding/json replaces
-// invalid bytes in strings with U+FFFD, so the check is made on the raw input).
+// token is one JSON token and, for a string, whether it was valid UTF-8 with no lone
+// surrogate escape (encoding/json replaces both with U+FFFD, so the check is made on the
+// raw input).
 type token struct {
 	t      stdjson.Token
 	utf8OK bool
@@ -68,7 +69,54 @@ func (w *walker) next() (token, bool) {
 		}
 		return token{}, false
 	}
-	return token{t, utf8.Valid(seg)}, true
+	_, isStr := t.(string)
+	return token{t, !isStr || (utf8.Valid(seg) && !loneSurrogate(seg))}, true
+}
+
+// loneSurrogate reports whether a raw JSON string has a \u escape of a UTF-16 surrogate
+// that is not half of a pair: decoders turn it into U+FFFD, a silent change of the value.
+func loneSurrogate(seg []byte) bool {
+	if bytes.IndexByte(seg, '\\') < 0 {
+		return false
+	}
+	pendingHigh := false
+	for i := 0; i < len(seg); i++ {
+		if seg[i] != '\\' || i+1 >= len(seg) {
+			if pendingHigh {
+				return true
+			}
+			continue
+		}
+		if seg[i+1] != 'u' || i+6 > len(seg) {
+			if pendingHigh {
+				return true
+			}
+			i++ // an escaped character, e.g. \\ or \"
+			continue
+		}
+		v, err := strconv.ParseUint(string(seg[i+2:i+6]), 16, 16)
+		i += 5
+		if err != nil {
+			return false // not JSON; the decoder reports it
+		}
+		switch {
+		case v >= 0xD800 && v < 0xDC00:
+			if pendingHigh {
+				return true
+			}
+			pendingHigh = true
+		case v >= 0xDC00 && v < 0xE000:
+			if !pendingHigh {
+				return true
+			}
+			pendingHigh = false
+		default:
+			if pendingHigh {
+				return true
+			}
+		}
+	}
+	return pendingHigh
 }
 
 // more reports whether the current object or array has another member.
@@ -126,17 +174,17 @@ func (w *walker) skip(tok token) bool {
 // keyPath renders an unknown key as a path: as is when it is short, printable UTF-8,
 // quoted otherwise.
 func keyPath(k string) string {
-	if len(k) <= maxQuoted && utf8.ValidString(k) && strings.IndexFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+	if k != "" && len(k) <= maxQuoted && utf8.ValidString(k) && strings.IndexFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
 		return k
 	}
 	return quote(k)
 }
 
-// object walks the members of an object whose '{' was read, calling member for every key
-// not seen before in it (case-insensitively), and reporting repeated keys and keys that are
-// not valid UTF-8.
-func (w *walker) object(path string, member func(key string, val token)) {
-	var seen []string
+// object walks the members of an object whose '{' was read (prefix + key is a member's
+// path), calling member for every key not seen before in it (case-insensitively), and
+// reporting repeated keys and keys that are not valid UTF-8.
+func (w *walker) object(prefix string, member func(key string, val token)) {
+	var seen keySet
 	for w.more() {
 		k, ok := w.next()
 		if !ok {
@@ -148,33 +196,19 @@ func (w *walker) object(path string, member func(key string, val token)) {
 			return
 		}
 		if !k.utf8OK {
-			w.c.add(join(path, quote(key)), "attribute name is not valid UTF-8")
+			w.c.add(prefix+quote(key), "attribute name is not valid UTF-8")
 			w.skip(val)
 			continue
 		}
-		dup := false
-		for _, s := range seen {
-			if equalFoldASCII(s, key) {
-				dup = true
-				break
-			}
-		}
-		if dup {
-			w.c.add(join(path, keyPath(key)), "given more than once (attribute names are case-insensitive)")
+		if seen.has(key) {
+			w.c.add(prefix+keyPath(key), "given more than once (attribute names are case-insensitive)")
 			w.skip(val)
 			continue
 		}
-		seen = append(seen, key)
+		seen.add(key)
 		member(key, val)
 	}
 	w.end()
-}
-
-func join(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
 }
 
 // resource walks the top-level User object.
@@ -288,7 +322,7 @@ func (w *walker) extension(e *extension, val token) bool {
 		w.skip(val)
 		return true
 	}
-	w.object(e.urn, func(key string, v token) {
+	w.object(e.urn+":", func(key string, v token) {
 		a, ok := e.def.Attr(key)
 		if !ok {
 			w.c.add(e.urn+":"+keyPath(key), "unknown attribute of the "+e.name+" extension")
@@ -365,7 +399,7 @@ func (w *walker) single(path string, a *Attribute, val token) element {
 			}
 			return el
 		}
-		w.object(path, func(key string, v token) {
+		w.object(path+".", func(key string, v token) {
 			sub, ok := a.Sub(key)
 			if !ok {
 				w.c.add(path+"."+keyPath(key), "unknown sub-attribute of "+a.Name)
@@ -428,4 +462,52 @@ func complexName(a *Attribute) string {
 		return "object"
 	}
 	return "complex (object)"
+}
+
+// keySet holds the keys of one object, case-insensitively: a list while small, a map of
+// lower-cased keys once a hostile record makes the list quadratic.
+type keySet struct {
+	list []string
+	m    map[string]struct{}
+}
+
+const keySetListMax = 32
+
+func (s *keySet) has(k string) bool {
+	if s.m != nil {
+		_, ok := s.m[lowerASCII(k)]
+		return ok
+	}
+	for _, x := range s.list {
+		if equalFoldASCII(x, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *keySet) add(k string) {
+	if s.m == nil && len(s.list) < keySetListMax {
+		s.list = append(s.list, k)
+		return
+	}
+	if s.m == nil {
+		s.m = make(map[string]struct{}, 2*keySetListMax)
+		for _, x := range s.list {
+			s.m[lowerASCII(x)] = struct{}{}
+		}
+		s.list = nil
+	}
+	s.m[lowerASCII(k)] = struct{}{}
+}
+
+// lowerASCII folds what equalFoldASCII folds: ASCII letters only.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

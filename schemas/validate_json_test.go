@@ -146,6 +146,12 @@ func TestValidateJSON(t *testing.T) {
 		{"opaque metadata with invalid UTF-8", `{"schemas":["` + CoreUserURN + `","` + ferry + `"],"userName":"x","` + ferry + "\":{\"userMetadata\":{\"a\":[\"\xff\"]}}}", []string{
 			ferry + ":userMetadata: not valid UTF-8",
 		}},
+		{"lone surrogate escapes", rec(`"displayName":"\ud800","nickName":"x\udc00y","title":"\ud83d\ude00 ok","locale":"\\ud800 is text","timezone":"\ud800\u0041","userType":"\ud800\ud800\udc00"`), []string{
+			"displayName: not valid UTF-8",
+			"nickName: not valid UTF-8",
+			"timezone: not valid UTF-8",
+			"userType: not valid UTF-8",
+		}},
 		{"key with invalid UTF-8", rec("\"user\xffName\":\"x\""), []string{
 			"\"user\ufffdName\": attribute name is not valid UTF-8",
 		}},
@@ -188,5 +194,30 @@ func TestValidateJSONCap(t *testing.T) {
 	vs := ValidateJSON([]byte(b.String()))
 	if len(vs) != maxViolations+1 || vs[maxViolations].Msg != "900 more violations not listed" {
 		t.Fatalf("got %d violations, last %v", len(vs), vs[len(vs)-1])
+	}
+}
+
+// Repeats are found in objects too large for the small list too (a hostile record).
+func TestValidateJSONRepeatsInLargeObject(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"schemas":["` + CoreUserURN + `"],"userName":"x","` + ferry + `":{`)
+	b.WriteString(`"Extra":{}`)
+	for i := 0; i < 2*keySetListMax; i++ {
+		b.WriteString(`,"k` + strings.Repeat("x", i) + `":1`)
+	}
+	b.WriteString(`,"extra":{},"EXTRA":{},"kXX":2}}`)
+	got := strs(ValidateJSON([]byte(b.String())))
+	var want []string
+	for i := 0; i < 2*keySetListMax; i++ {
+		want = append(want, ferry+":k"+strings.Repeat("x", i)+": unknown attribute of the ferry extension")
+	}
+	want = append(want,
+		ferry+":extra: given more than once (attribute names are case-insensitive)",
+		ferry+":EXTRA: given more than once (attribute names are case-insensitive)",
+		ferry+":kXX: given more than once (attribute names are case-insensitive)",
+		"schemas: does not list "+ferry+" although the user carries ferry extension attributes",
+	)
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
