@@ -14,7 +14,10 @@ func TestTokenGrant(t *testing.T) {
 	tn := newTenant(t, Config{Users: 3, Seed: 1})
 	cr := tn.srv.Credentials()
 	form := func(v url.Values) (string, string) { return v.Encode(), "application/x-www-form-urlencoded" }
-	js := func(v map[string]string) (string, string) { b, _ := json.Marshal(v); return string(b), "application/json" }
+	js := func(v map[string]string) (string, string) {
+		b, _ := json.Marshal(v)
+		return string(b), "application/json"
+	}
 	good := map[string]string{"grant_type": "client_credentials", "client_id": cr.ClientID, "client_secret": cr.ClientSecret, "audience": cr.Audience}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}

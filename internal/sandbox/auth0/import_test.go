@@ -107,7 +107,7 @@ func TestImportInsertDuplicateAndUpsertReplacesMetadata(t *testing.T) {
 		t.Fatalf("summary %v", sum)
 	}
 	var errs []jobUserErrors
-	tn.get("/api/v2/jobs/" + j["id"].(string) + "/errors").json(t, &errs)
+	tn.get("/api/v2/jobs/"+j["id"].(string)+"/errors").json(t, &errs)
 	if len(errs) != 1 || errs[0].Errors[0].Code != "DUPLICATED_USER" || !bytes.Contains(errs[0].User, []byte("ann@example.com")) {
 		t.Fatalf("errors %+v", errs)
 	}

@@ -36,12 +36,12 @@ func TestRolesCatalogPerTenant(t *testing.T) {
 		Limit int        `json:"limit"`
 		Total int        `json:"total"`
 	}
-	a.get("/api/v2/roles" + q("include_totals", "true", "per_page", "2", "page", "1")).json(t, &page)
+	a.get("/api/v2/roles"+q("include_totals", "true", "per_page", "2", "page", "1")).json(t, &page)
 	if page.Total != len(ra) || page.Start != 2 || len(page.Roles) != 2 || page.Roles[0].Name != ra[2].Name {
 		t.Fatalf("paged roles %+v", page)
 	}
 	var filtered []roleJSON
-	a.get("/api/v2/roles" + q("name_filter", "ADMIN")).json(t, &filtered)
+	a.get("/api/v2/roles"+q("name_filter", "ADMIN")).json(t, &filtered)
 	if len(filtered) != 2 { // admin, billing-admin
 		t.Fatalf("name_filter: %v", filtered)
 	}
@@ -102,7 +102,7 @@ func TestRolesPermissionsAndResourceServers(t *testing.T) {
 		t.Fatalf("add permission: %d %s", r.status, r.body)
 	}
 	var perms []permission
-	tn.get("/api/v2/roles/" + role.ID + "/permissions").json(t, &perms)
+	tn.get("/api/v2/roles/"+role.ID+"/permissions").json(t, &perms)
 	if len(perms) != 1 || perms[0].PermissionName != "write:users" || perms[0].ResourceServerIdentifier != "https://api.example.com/" {
 		t.Fatalf("permissions %+v", perms)
 	}
@@ -132,7 +132,7 @@ func TestRoleUsersCheckpointPaging(t *testing.T) {
 		t.Fatalf("offset past 1000: %d", r.status)
 	}
 	var first []roleMember
-	tn.get("/api/v2/roles/" + role.ID + "/users" + q("page", "9", "per_page", "100")).json(t, &first)
+	tn.get("/api/v2/roles/"+role.ID+"/users"+q("page", "9", "per_page", "100")).json(t, &first)
 	if len(first) != 100 {
 		t.Fatalf("page 9: %d", len(first))
 	}
@@ -174,7 +174,7 @@ func TestRoleUsersCheckpointPaging(t *testing.T) {
 	}
 	// A user's roles, and deletion removes membership.
 	var roles []roleJSON
-	tn.get("/api/v2/users/" + ids[0] + "/roles").json(t, &roles)
+	tn.get("/api/v2/users/"+ids[0]+"/roles").json(t, &roles)
 	if len(roles) != 1 || roles[0].ID != role.ID {
 		t.Fatalf("user roles %v", roles)
 	}
@@ -182,7 +182,7 @@ func TestRoleUsersCheckpointPaging(t *testing.T) {
 	var page struct {
 		Total int `json:"total"`
 	}
-	tn.get("/api/v2/roles/" + role.ID + "/users" + q("include_totals", "true")).json(t, &page)
+	tn.get("/api/v2/roles/"+role.ID+"/users"+q("include_totals", "true")).json(t, &page)
 	if page.Total != n-1 {
 		t.Fatalf("members after delete: %d", page.Total)
 	}
@@ -197,7 +197,7 @@ func TestSeededRoleAssignmentsFollowAppMetadata(t *testing.T) {
 		var page struct {
 			Total int `json:"total"`
 		}
-		tn.get("/api/v2/roles/" + r.ID + "/users" + q("include_totals", "true")).json(t, &page)
+		tn.get("/api/v2/roles/"+r.ID+"/users"+q("include_totals", "true")).json(t, &page)
 		total += page.Total
 	}
 	want := 0

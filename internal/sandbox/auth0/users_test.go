@@ -54,7 +54,7 @@ func TestListUsersPaging(t *testing.T) {
 	}
 	// Without include_totals the answer is a bare array.
 	var arr []json.RawMessage
-	tn.get("/api/v2/users" + q("per_page", "5")).json(t, &arr)
+	tn.get("/api/v2/users"+q("per_page", "5")).json(t, &arr)
 	if len(arr) != 5 {
 		t.Fatalf("bare array of %d users", len(arr))
 	}
@@ -177,7 +177,7 @@ func TestListUsersQueryAndSort(t *testing.T) {
 		{"updated_at:1", func(a, b prof) bool { return a.UpdatedAt <= b.UpdatedAt }},
 	} {
 		var us []prof
-		tn.get("/api/v2/users" + q("sort", c.sort, "per_page", "100")).json(t, &us)
+		tn.get("/api/v2/users"+q("sort", c.sort, "per_page", "100")).json(t, &us)
 		for k := 1; k < len(us); k++ {
 			if !c.less(us[k-1], us[k]) {
 				t.Fatalf("sort=%s out of order at %d", c.sort, k)
@@ -192,13 +192,13 @@ func TestListUsersQueryAndSort(t *testing.T) {
 func TestFieldsProjection(t *testing.T) {
 	tn := newTenant(t, Config{Users: 5, Seed: 2})
 	var us []map[string]any
-	tn.get("/api/v2/users" + q("fields", "user_id,email", "include_fields", "true")).json(t, &us)
+	tn.get("/api/v2/users"+q("fields", "user_id,email", "include_fields", "true")).json(t, &us)
 	for _, u := range us {
 		if len(u) != 2 || u["user_id"] == nil || u["email"] == nil {
 			t.Fatalf("projection kept %v", u)
 		}
 	}
-	tn.get("/api/v2/users" + q("fields", "identities,app_metadata", "include_fields", "false")).json(t, &us)
+	tn.get("/api/v2/users"+q("fields", "identities,app_metadata", "include_fields", "false")).json(t, &us)
 	for _, u := range us {
 		if u["identities"] != nil || u["app_metadata"] != nil || u["user_id"] == nil {
 			t.Fatalf("exclusion kept %v", u)
@@ -222,7 +222,7 @@ func TestGetDeleteAndByEmail(t *testing.T) {
 		t.Fatalf("got %s", u.UserID)
 	}
 	var found []map[string]any
-	tn.get("/api/v2/users-by-email" + q("email", strings.ToUpper(u.Email))).json(t, &found)
+	tn.get("/api/v2/users-by-email"+q("email", strings.ToUpper(u.Email))).json(t, &found)
 	if len(found) != 1 || found[0]["user_id"] != ids[3] {
 		t.Fatalf("users-by-email: %v", found)
 	}
@@ -239,7 +239,7 @@ func TestGetDeleteAndByEmail(t *testing.T) {
 	if tn.srv.Count() != 9 {
 		t.Fatalf("count %d", tn.srv.Count())
 	}
-	tn.get("/api/v2/users-by-email" + q("email", u.Email)).json(t, &found)
+	tn.get("/api/v2/users-by-email"+q("email", u.Email)).json(t, &found)
 	if len(found) != 0 {
 		t.Fatal("deleted user still found by email")
 	}
