@@ -44,11 +44,16 @@ func indent(t *testing.T, b []byte) []byte {
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
-	out, err := json.MarshalIndent(v, "", "  ")
+	b2, err := marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(out, '\n')
+	var out bytes.Buffer
+	err = json.Indent(&out, b2, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out.Bytes(), '\n')
 }
 
 var portRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/[^"]*`)

@@ -244,3 +244,16 @@ func TestGetDeleteAndByEmail(t *testing.T) {
 		t.Fatal("deleted user still found by email")
 	}
 }
+
+func TestMaxPerPage50(t *testing.T) {
+	tn := newTenant(t, Config{Users: 60, MaxPerPage: 50})
+	if r := tn.get("/api/v2/users" + q("per_page", "51")); r.status != 400 || !strings.Contains(r.apiErr(t).Message, "maximum 50") {
+		t.Fatalf("per_page 51 with a cap of 50: %d %s", r.status, r.body)
+	}
+	if r := tn.get("/api/v2/users" + q("per_page", "50")); r.status != 200 {
+		t.Fatalf("per_page 50: %d", r.status)
+	}
+	if got := tn.srv.Endpoint("http://127.0.0.1:1234"); got != "auth0://sandbox?base=http%3A%2F%2F127.0.0.1%3A1234" {
+		t.Fatalf("endpoint %q", got)
+	}
+}
