@@ -141,7 +141,9 @@ func (g *gen) hex(n int) string {
 	return string(b)
 }
 
-func (g *gen) email() string { return fmt.Sprintf("%s.%d@example.%s", strings.ToLower(g.hex(6)), g.r.IntN(1000), []string{"com", "org", "fr"}[g.r.IntN(3)]) }
+func (g *gen) email() string {
+	return fmt.Sprintf("%s.%d@example.%s", strings.ToLower(g.hex(6)), g.r.IntN(1000), []string{"com", "org", "fr"}[g.r.IntN(3)])
+}
 
 func (g *gen) date() string {
 	return fmt.Sprintf("20%02d-%02d-%02dT%02d:%02d:%02d.%03dZ", 10+g.r.IntN(15), 1+g.r.IntN(12), 1+g.r.IntN(28), g.r.IntN(24), g.r.IntN(60), g.r.IntN(60), g.r.IntN(1000))
