@@ -127,7 +127,7 @@ func TestDecodeAuth0Rejects(t *testing.T) {
 		{`{"user_id":"a|1","name":"\ud800"}`, "name", "invalid escape or unpaired UTF-16 surrogate in string"},
 		{`{"last_login":"2024-01-01T00:00:00Z"}`, "user_id", "missing: a user needs user_id, username or email"},
 		{`[{"user_id":"a|1"}]`, "(record)", "expected a JSON object, got array"},
-		{`{"user_id":"a|1",}`, "(record)", "malformed JSON near byte"},
+		{`{"user_id":"a|1",}`, "(record)", "malformed JSON"},
 		{"{\"user_id\":\"a|\xff\"}", "(record)", "invalid UTF-8"},
 		{``, "(record)", "malformed JSON"},
 	}

@@ -27,7 +27,7 @@ func checkRecord(raw []byte) ([]byte, error) {
 	if !json.Valid(raw) {
 		msg := "malformed JSON"
 		var se *json.SyntaxError
-		if err := json.Unmarshal(raw, new(json.RawMessage)); err != nil && asSyntax(err, &se) {
+		if err := json.Unmarshal(raw, new(json.RawMessage)); err != nil && asSyntax(err, &se) && se.Offset > 0 {
 			msg += " near byte " + strconv.FormatInt(se.Offset, 10)
 		}
 		return nil, &FieldError{Field: recordPath, Msg: msg}
