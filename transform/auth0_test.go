@@ -253,3 +253,26 @@ func BenchmarkSCIMToAuth0Import(b *testing.B) {
 	}
 	b.SetBytes(int64(len(out)))
 }
+
+// TestDecodeDoesNotAliasInput: a source may reuse its buffer once Decode returns.
+func TestDecodeDoesNotAliasInput(t *testing.T) {
+	for _, format := range []string{core.FormatAuth0, core.FormatAppID, core.FormatAppIDCD, core.FormatOIDC} {
+		raw, err := os.ReadFile(filepath.Join(fixturesDir, format, map[string]string{
+			core.FormatAuth0: "google-linked.json", core.FormatAppID: "facebook.json",
+			core.FormatAppIDCD: "bcrypt.json", core.FormatOIDC: "full.json"}[format]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := mustDecode(t, format, string(raw))
+		before, _ := encodeSCIM(nil, u)
+		dec, _ := DecoderFor(format)
+		u, _ = dec.Decode(raw)
+		for i := range raw {
+			raw[i] = 'X'
+		}
+		after, _ := encodeSCIM(nil, u)
+		if string(before) != string(after) {
+			t.Errorf("%s: the decoded user changed when the input buffer was overwritten", format)
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 
 const recordPath = "(record)"
 
-// checkRecord verifies that raw is one JSON object of valid UTF-8 and returns it trimmed.
+// checkRecord verifies that raw is one JSON object of valid UTF-8 and returns a trimmed copy.
 // Messages never quote the input: a record may hold secrets.
 func checkRecord(raw []byte) ([]byte, error) {
 	if !utf8.Valid(raw) {
@@ -36,7 +36,9 @@ func checkRecord(raw []byte) ([]byte, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, &FieldError{Field: recordPath, Msg: "expected a JSON object, got " + jsonKind(b)}
 	}
-	return b, nil
+	// The user keeps raw values (metadata, identities) as slices of the record: copy it
+	// once, so that a source may reuse its read buffer.
+	return append(make([]byte, 0, len(b)), b...), nil
 }
 
 func asSyntax(err error, se **json.SyntaxError) bool {
