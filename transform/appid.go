@@ -34,6 +34,11 @@ func init() {
 	RegisterEncoder(core.FormatAppID, EncoderFunc(encodeAppID))
 }
 
+var (
+	appIDKeys         = []string{"id", "name", "email", "picture", "identities", "attributes", "roles"}
+	appIDIdentityKeys = []string{"provider", "id", "idpUserInfo"}
+)
+
 func decodeAppID(raw []byte) (*schemas.User, error) {
 	obj, err := checkRecord(raw)
 	if err != nil {
@@ -50,7 +55,7 @@ func decodeAppID(raw []byte) (*schemas.User, error) {
 			extra.add(m.RawKey, v)
 			continue
 		}
-		key := string(m.Key)
+		key := intern(m.Key, appIDKeys)
 		var ok bool
 		switch key {
 		case "id", "name", "email", "picture":
@@ -114,31 +119,34 @@ func appIDIdentities(v []byte) ([]json.RawMessage, string, error) {
 		idp string
 	)
 	for e := newElements(v); e.next(); {
-		p := "identities[" + strconv.Itoa(e.N) + "]"
 		if e.Val[0] != '{' {
-			return nil, "", typeErr(p, "object", e.Val)
+			return nil, "", typeErr(elemPath("identities", e.N), "object", e.Val)
 		}
-		m := newMembers(e.Val, p+".")
+		m := newMembersAt(e.Val, "identities", e.N)
 		for m.next() {
-			if isNull(m.Val) {
+			v := m.Val
+			if isNull(v) {
 				continue
 			}
-			switch string(m.Key) {
+			switch key := intern(m.Key, appIDIdentityKeys); key {
 			case "provider":
-				s, err := unquote(m.Val, p+".provider")
-				if err != nil {
-					return nil, "", err
+				if v[0] != '"' {
+					return nil, "", typeErr(m.pathOf(key), "string", v)
 				}
 				if e.N == 0 {
+					s, err := unquote(v, m.pathOf(key))
+					if err != nil {
+						return nil, "", err
+					}
 					idp = s
 				}
 			case "id":
-				if m.Val[0] != '"' && jsonKind(m.Val) != "number" {
-					return nil, "", typeErr(p+".id", "string or number", m.Val)
+				if v[0] != '"' && jsonKind(v) != "number" {
+					return nil, "", typeErr(m.pathOf(key), "string or number", v)
 				}
 			case "idpUserInfo":
-				if _, err := rawObject(m.Val, p+".idpUserInfo"); err != nil {
-					return nil, "", err
+				if v[0] != '{' {
+					return nil, "", typeErr(m.pathOf(key), "object", v)
 				}
 			}
 		}

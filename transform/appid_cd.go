@@ -81,6 +81,8 @@ func isEmptyValue(v []byte) bool {
 	return false
 }
 
+var cdKeys = []string{"scimUser", "passwordHash", "passwordHashAlg", "profile", "roles"}
+
 func decodeAppIDCD(raw []byte) (*schemas.User, error) {
 	obj, err := checkRecord(raw)
 	if err != nil {
@@ -98,7 +100,7 @@ func decodeAppIDCD(raw []byte) (*schemas.User, error) {
 			extra.add(m.RawKey, v)
 			continue
 		}
-		key := string(m.Key)
+		key := intern(m.Key, cdKeys)
 		ok := true
 		switch key {
 		case "scimUser":
@@ -125,7 +127,7 @@ func decodeAppIDCD(raw []byte) (*schemas.User, error) {
 				return nil, typeErr(key, "object", v)
 			}
 			haveProfile = true
-			pm := newMembers(v, "profile.")
+			pm := newMembers(v, "profile")
 			gotAttrs := false
 			for pm.next() {
 				if string(pm.Key) == "attributes" && pm.Val[0] == '{' {
@@ -195,9 +197,9 @@ func decodeAppIDCD(raw []byte) (*schemas.User, error) {
 func decodeCDSCIM(obj []byte, u *schemas.User, rest *extraBuilder) error {
 	known := make([]byte, 0, len(obj))
 	known = append(known, '{')
-	m := newMembers(obj, "scimUser.")
+	m := newMembers(obj, "scimUser")
 	for m.next() {
-		key := string(m.Key)
+		key := string(m.Key) // scimUser members are few; Cloud Directory is not a hot path
 		switch {
 		case key == "originalId" && m.Val[0] == '"':
 			s, ok, err := str(m.Val, "scimUser.originalId")
@@ -289,7 +291,7 @@ func encodeAppIDCD(dst []byte, u *schemas.User) ([]byte, error) {
 		sw.str("originalId", originalID)
 	}
 	if len(scimExtra) > 0 {
-		em := newMembers(scimExtra, pathExtra+".scimUser.")
+		em := newMembers(scimExtra, pathExtra+".scimUser")
 		for em.next() {
 			if _, dup := lookup(written, string(em.Key)); dup || (string(em.Key) == "originalId" && originalID != "") {
 				continue

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +52,14 @@ var (
 	pathHash       = ferryPath + "passwordHash"
 )
 
+var auth0Keys = []string{"user_id", "email", "username", "phone_number", "name", "given_name",
+	"family_name", "nickname", "picture", "locale", "password_hash", "email_verified",
+	"phone_verified", "blocked", "created_at", "updated_at", "identities", "app_metadata",
+	"user_metadata", "custom_password_hash", "mfa_factors", "roles"}
+
+var auth0IdentityKeys = []string{"connection", "provider", "access_token", "refresh_token",
+	"user_id", "isSocial", "profileData"}
+
 func decodeAuth0(raw []byte) (*schemas.User, error) {
 	obj, err := checkRecord(raw)
 	if err != nil {
@@ -75,7 +82,7 @@ func decodeAuth0(raw []byte) (*schemas.User, error) {
 			extra.add(m.RawKey, v)
 			continue
 		}
-		key := string(k) // no allocation: used in switch only
+		key := intern(k, auth0Keys)
 		var ok bool
 		switch key {
 		case "user_id", "email", "username", "phone_number", "name", "given_name",
@@ -225,36 +232,39 @@ func auth0Identities(v []byte) ([]json.RawMessage, string, error) {
 		conn string
 	)
 	for e := newElements(v); e.next(); {
-		p := "identities[" + strconv.Itoa(e.N) + "]"
 		if e.Val[0] != '{' {
-			return nil, "", typeErr(p, "object", e.Val)
+			return nil, "", typeErr(elemPath("identities", e.N), "object", e.Val)
 		}
-		m := newMembers(e.Val, p+".")
+		m := newMembersAt(e.Val, "identities", e.N)
 		for m.next() {
-			key := string(m.Key)
+			v := m.Val
+			if isNull(v) {
+				continue
+			}
+			key := intern(m.Key, auth0IdentityKeys)
 			switch key {
 			case "connection", "provider", "access_token", "refresh_token":
-				if isNull(m.Val) {
-					continue
-				}
-				s, err := unquote(m.Val, p+"."+key)
-				if err != nil {
-					return nil, "", err
+				if v[0] != '"' {
+					return nil, "", typeErr(m.pathOf(key), "string", v)
 				}
 				if key == "connection" && e.N == 0 {
+					s, err := unquote(v, m.pathOf(key))
+					if err != nil {
+						return nil, "", err
+					}
 					conn = s
 				}
 			case "user_id":
-				if m.Val[0] != '"' && jsonKind(m.Val) != "number" {
-					return nil, "", typeErr(p+".user_id", "string or number", m.Val)
+				if v[0] != '"' && jsonKind(v) != "number" {
+					return nil, "", typeErr(m.pathOf(key), "string or number", v)
 				}
 			case "isSocial":
-				if _, err := boolish(m.Val, p+".isSocial", false); err != nil {
-					return nil, "", err
+				if v[0] != 't' && v[0] != 'f' {
+					return nil, "", typeErr(m.pathOf(key), "boolean", v)
 				}
 			case "profileData":
-				if _, err := rawObject(m.Val, p+".profileData"); err != nil {
-					return nil, "", err
+				if v[0] != '{' {
+					return nil, "", typeErr(m.pathOf(key), "object", v)
 				}
 			}
 		}

@@ -33,6 +33,12 @@ func init() {
 	RegisterEncoder(core.FormatOIDC, EncoderFunc(encodeOIDC))
 }
 
+var oidcKeys = []string{"sub", "name", "given_name", "family_name", "middle_name", "nickname",
+	"preferred_username", "profile", "picture", "email", "zoneinfo", "locale", "phone_number",
+	"email_verified", "phone_number_verified", "address", "updated_at"}
+
+var oidcAddressKeys = []string{"formatted", "street_address", "locality", "region", "postal_code", "country"}
+
 func decodeOIDC(raw []byte) (*schemas.User, error) {
 	obj, err := checkRecord(raw)
 	if err != nil {
@@ -54,7 +60,7 @@ func decodeOIDC(raw []byte) (*schemas.User, error) {
 			extra.add(m.RawKey, v)
 			continue
 		}
-		key := string(m.Key)
+		key := intern(m.Key, oidcKeys)
 		var ok bool
 		switch key {
 		case "sub", "name", "given_name", "family_name", "middle_name", "nickname",
@@ -161,9 +167,9 @@ func oidcAddress(v []byte, rest *extraBuilder) (schemas.Address, error) {
 	if v[0] != '{' {
 		return a, typeErr("address", "object", v)
 	}
-	m := newMembers(v, "address.")
+	m := newMembers(v, "address")
 	for m.next() {
-		key := string(m.Key)
+		key := intern(m.Key, oidcAddressKeys)
 		var dst *string
 		switch key {
 		case "formatted":

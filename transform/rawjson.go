@@ -18,7 +18,7 @@ import (
 
 const recordPath = "(record)"
 
-// checkRecord verifies that raw is one JSON object of valid UTF-8 and returns it trimmed.
+// checkRecord verifies that raw is one JSON object of valid UTF-8 and returns a trimmed copy.
 // Messages never quote the input: a record may hold secrets.
 func checkRecord(raw []byte) ([]byte, error) {
 	if !utf8.Valid(raw) {
@@ -27,7 +27,7 @@ func checkRecord(raw []byte) ([]byte, error) {
 	if !json.Valid(raw) {
 		msg := "malformed JSON"
 		var se *json.SyntaxError
-		if err := json.Unmarshal(raw, new(json.RawMessage)); err != nil && asSyntax(err, &se) {
+		if err := json.Unmarshal(raw, new(json.RawMessage)); err != nil && asSyntax(err, &se) && se.Offset > 0 {
 			msg += " near byte " + strconv.FormatInt(se.Offset, 10)
 		}
 		return nil, &FieldError{Field: recordPath, Msg: msg}
@@ -36,7 +36,9 @@ func checkRecord(raw []byte) ([]byte, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, &FieldError{Field: recordPath, Msg: "expected a JSON object, got " + jsonKind(b)}
 	}
-	return b, nil
+	// The user keeps raw values (metadata, identities) as slices of the record: copy it
+	// once, so that a source may reuse its read buffer.
+	return append(make([]byte, 0, len(b)), b...), nil
 }
 
 func asSyntax(err error, se **json.SyntaxError) bool {
@@ -134,8 +136,10 @@ type members struct {
 	b   []byte
 	i   int
 	err error
-	// path prefixes keys in errors ("" at the top level, "identities[1]." below).
-	path string
+	// prefix and index name the object in errors: "" at the top level, "identities" and 1
+	// for identities[1]; built into a path only when there is an error.
+	prefix string
+	index  int
 
 	Key    []byte // unescaped
 	RawKey []byte // as written, quotes included, for verbatim copies
@@ -146,8 +150,10 @@ type members struct {
 	more  map[string]struct{}
 }
 
-func newMembers(obj []byte, path string) *members {
-	m := &members{b: obj, path: path}
+func newMembers(obj []byte, prefix string) members { return newMembersAt(obj, prefix, -1) }
+
+func newMembersAt(obj []byte, prefix string, index int) members {
+	m := members{b: obj, prefix: prefix, index: index}
 	m.i = skipWS(obj, 0)
 	if m.i < len(obj) && obj[m.i] == '{' {
 		m.i++
@@ -155,6 +161,25 @@ func newMembers(obj []byte, path string) *members {
 		m.i = len(obj)
 	}
 	return m
+}
+
+// pathOf is the JSON path of member key, for errors.
+func (m *members) pathOf(key string) string {
+	return joinPath(elemPath(m.prefix, m.index), key)
+}
+
+func elemPath(prefix string, index int) string {
+	if index < 0 {
+		return prefix
+	}
+	return prefix + "[" + strconv.Itoa(index) + "]"
+}
+
+func joinPath(p, key string) string {
+	if p == "" {
+		return key
+	}
+	return p + "." + key
 }
 
 func (m *members) next() bool {
@@ -173,7 +198,7 @@ func (m *members) next() bool {
 	ke := skipString(b, i)
 	m.RawKey = b[i:ke]
 	if bytes.IndexByte(m.RawKey, '\\') >= 0 {
-		k, err := unquote(m.RawKey, m.path+"(key)")
+		k, err := unquote(m.RawKey, m.pathOf("(key)"))
 		if err != nil {
 			m.err = err
 			return false
@@ -191,7 +216,7 @@ func (m *members) next() bool {
 	m.Val = b[i:ve]
 	m.i = ve
 	if m.dup() {
-		m.err = &FieldError{Field: m.path + string(m.Key), Msg: "duplicate key"}
+		m.err = &FieldError{Field: m.pathOf(string(m.Key)), Msg: "duplicate key"}
 		return false
 	}
 	return true
@@ -231,8 +256,8 @@ type elements struct {
 	Val []byte
 }
 
-func newElements(arr []byte) *elements {
-	e := &elements{b: arr, N: -1}
+func newElements(arr []byte) elements {
+	e := elements{b: arr, N: -1}
 	e.i = skipWS(arr, 0)
 	if e.i < len(arr) && arr[e.i] == '[' {
 		e.i++
@@ -391,8 +416,12 @@ func stringList(v []byte, path string) ([]schemas.MultiValued, error) {
 	}
 	var out []schemas.MultiValued
 	for e := newElements(v); e.next(); {
-		s, err := unquote(e.Val, path+"["+strconv.Itoa(e.N)+"]")
+		if e.Val[0] != '"' {
+			return nil, typeErr(elemPath(path, e.N), "string", e.Val)
+		}
+		s, err := unquote(e.Val, path)
 		if err != nil {
+			err.(*FieldError).Field = elemPath(path, e.N)
 			return nil, err
 		}
 		out = append(out, schemas.MultiValued{Value: s})
@@ -516,7 +545,7 @@ func (w *objWriter) extra(extra json.RawMessage, path string, skip ...string) er
 	if extra[0] != '{' || !json.Valid(extra) {
 		return typeErr(path, "object", extra)
 	}
-	m := newMembers(extra, path+".")
+	m := newMembers(extra, path)
 outer:
 	for m.next() {
 		if w.wrote(m.Key) {
@@ -601,6 +630,17 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// intern returns the name in names equal to k, or "" (k as a string would be allocated
+// whenever it is kept, e.g. in an error path; a known name is a constant).
+func intern(k []byte, names []string) string {
+	for _, n := range names {
+		if n == string(k) {
+			return n
+		}
+	}
+	return ""
 }
 
 // isAbsent reports a null or "" value: a mapper keeps it verbatim in Extra, since the SCIM

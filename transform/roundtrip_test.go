@@ -223,6 +223,7 @@ func (g *gen) auth0User() map[string]any {
 	g.maybe(m, "family_name", 0.5, func() any { return g.word() })
 	g.maybe(m, "nickname", 0.6, func() any { return g.word() })
 	g.maybe(m, "picture", 0.7, func() any { return "https://cdn.example.com/" + g.hex(8) + ".png" })
+	g.maybe(m, "locale", 0.2, func() any { return []string{"en", "fr-CA", "ja"}[g.r.IntN(3)] })
 	g.maybe(m, "blocked", 0.3, func() any { return g.chance(0.5) })
 	g.maybe(m, "created_at", 0.9, func() any { return g.date() })
 	g.maybe(m, "updated_at", 0.9, func() any { return g.date() })

@@ -50,7 +50,7 @@ func scimFieldError(err error) error {
 		return &FieldError{Field: field, Msg: "expected " + goTypeName(ute.Type) + ", got " + typeErrorKind(ute.Value)}
 	}
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	if errors.As(err, &se) && se.Offset > 0 {
 		return &FieldError{Field: recordPath, Msg: "malformed JSON near byte " + strconv.FormatInt(se.Offset, 10)}
 	}
 	msg := err.Error()

@@ -1,0 +1,77 @@
+package transform
+
+import (
+	stdjson "encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzJSONString: appendString and unquote are inverses on valid UTF-8, and unquote agrees
+// with encoding/json on every string literal it accepts.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "q\"b\\s/", "\x00\x1f\n\t", "é😀", "\u2028\u2029", `\ud83d\ude00`, "<&>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if utf8.ValidString(s) {
+			enc := appendString(nil, s)
+			back, err := unquote(enc, "x")
+			if err != nil || back != s {
+				t.Fatalf("%q -> %s -> %q, %v", s, enc, back, err)
+			}
+			var std string
+			if err := stdjson.Unmarshal(enc, &std); err != nil || std != s {
+				t.Fatalf("encoding/json reads %s as %q (%v)", enc, std, err)
+			}
+		}
+		lit := []byte(`"` + s + `"`)
+		if !stdjson.Valid(lit) || !utf8.Valid(lit) { // checkRecord rejects invalid UTF-8 first
+			return
+		}
+		got, err := unquote(lit, "x")
+		var std string
+		_ = stdjson.Unmarshal(lit, &std)
+		if err == nil && got != std {
+			t.Fatalf("unquote %s = %q, encoding/json %q", lit, got, std)
+		}
+		if err != nil && !strings.Contains(std, "\ufffd") {
+			t.Fatalf("unquote rejected %s (%v) though it has no lone surrogate", lit, err)
+		}
+	})
+}
+
+func TestMembersScanner(t *testing.T) {
+	obj := []byte(` { "a" : [1, {"b":"}"}], "c\"d":"x\\"  ,"e":null,"f":-1.5e3,"g":{"h":[]} } `)
+	var keys, vals []string
+	m := newMembers(obj, "")
+	for m.next() {
+		keys = append(keys, string(m.Key))
+		vals = append(vals, string(m.Val))
+	}
+	if m.err != nil {
+		t.Fatal(m.err)
+	}
+	want := `a=[1, {"b":"}"}]|c"d="x\\"|e=null|f=-1.5e3|g={"h":[]}`
+	var got []string
+	for i := range keys {
+		got = append(got, keys[i]+"="+vals[i])
+	}
+	if strings.Join(got, "|") != want {
+		t.Fatalf("got  %s\nwant %s", strings.Join(got, "|"), want)
+	}
+	// Past 24 keys the duplicate check moves to a map; it must still catch duplicates.
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 40 {
+		b.WriteString(`"k` + strconv.Itoa(i) + `":1,`)
+	}
+	b.WriteString(`"k1":2}`)
+	m = newMembers([]byte(b.String()), "")
+	for m.next() {
+	}
+	if fe, ok := m.err.(*FieldError); !ok || fe.Field != "k1" || fe.Msg != "duplicate key" {
+		t.Fatalf("duplicate past the small set: %v", m.err)
+	}
+}
