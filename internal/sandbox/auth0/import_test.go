@@ -259,7 +259,7 @@ func TestImportUsernameConflict(t *testing.T) {
 		t.Fatalf("summary %v", sum)
 	}
 	var errs []jobUserErrors
-	tn.get("/api/v2/jobs/" + j["id"].(string) + "/errors").json(t, &errs)
+	tn.get("/api/v2/jobs/"+j["id"].(string)+"/errors").json(t, &errs)
 	if len(errs) != 1 || errs[0].Errors[0].Code != "CONFLICT_USERNAME" {
 		t.Fatalf("errors %+v", errs)
 	}
