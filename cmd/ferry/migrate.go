@@ -106,6 +106,7 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	cfg := pipeline.Config{
 		Source: src, Sink: dst, Decoder: dec, Encoder: enc,
 		Validate:    validateUser,
+		Losses:      lossesFor(dst),
 		Workers:     f.workers,
 		Concurrency: f.concurrency,
 		Batch:       core.BatchLimits{MaxCount: f.batch},
@@ -188,6 +189,24 @@ func setupResume(f *runFlags, src core.Source, cfg *pipeline.Config) error {
 			Read: s.Read, Written: s.Written, Rejected: s.Rejected, Skipped: s.Skipped})
 	}
 	return nil
+}
+
+// lossesFor lists what dst's format cannot carry; roles are not lost on a sink that
+// assigns them itself.
+func lossesFor(dst core.Sink) func(*schemas.User) []string {
+	f := transform.LossesFor(dst.Format())
+	if _, assigns := dst.(core.RoleAssigner); f == nil || !assigns {
+		return f
+	}
+	return func(u *schemas.User) []string {
+		var out []string
+		for _, p := range f(u) {
+			if p != "roles" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
 }
 
 // validateUser is the schema check every user passes before it is encoded.

@@ -175,6 +175,12 @@ type RoleWriter interface {
 	CreateRoles(ctx context.Context, missing *Catalog) error
 }
 
+// RoleAssigner is a Sink that gives users their roles itself (after a bulk import that
+// cannot), so a format's lack of a roles field loses nothing.
+type RoleAssigner interface {
+	AssignsRoles()
+}
+
 // Options are the settings a Source or Sink constructor may use.
 type Options struct {
 	Format      string // --from-format / --to-format; empty: the endpoint's default

@@ -28,6 +28,9 @@ type Config struct {
 	Policies []transform.Policy
 	// Validate checks a user after the policies; a non-nil error rejects it.
 	Validate func(*schemas.User) error
+	// Losses lists what the sink's format cannot carry of a user; each becomes a change
+	// holding the original value. Nil when the format carries everything.
+	Losses func(*schemas.User) []string
 	// Observe sees every user after transform (plan mode learns from it). Called
 	// concurrently; u is nil when the record could not be decoded.
 	Observe func(u *schemas.User, changes []transform.Change, err error)

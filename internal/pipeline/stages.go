@@ -49,6 +49,10 @@ func (cfg *Config) process(e *entry) {
 		return
 	}
 	e.item.Data = data
+	if cfg.Losses != nil {
+		transform.RecordLosses(u, cfg.Sink.Format(), cfg.Losses(u), &ch)
+		e.changes = ch.List
+	}
 	cfg.observe(e, nil)
 }
 

@@ -1,0 +1,99 @@
+package transform
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/redact"
+	"github.com/ferry-dev/ferry/schemas"
+	"github.com/segmentio/encoding/json"
+)
+
+// RuleTargetFormat names the changes that record what a target format cannot carry.
+const RuleTargetFormat = "target-format"
+
+// LossesFor returns the function listing the attribute paths of a user that format cannot
+// carry, or nil when the format carries every attribute (SCIM, the App ID shapes carry the
+// rest in the ferry extension's place).
+func LossesFor(format string) func(*schemas.User) []string {
+	switch format {
+	case core.FormatAuth0Import:
+		return Auth0ImportLosses
+	case core.FormatAuth0:
+		return Auth0Losses
+	}
+	return nil
+}
+
+// RecordLosses adds one change per lost path, holding the value it had, so the change log
+// keeps what the target will not (secrets excepted: their value is never logged).
+func RecordLosses(u *schemas.User, format string, paths []string, c *Changes) {
+	if len(paths) == 0 {
+		return
+	}
+	// One generic decode per user with losses; users that lose nothing never pay for it.
+	var doc map[string]any
+	if b, err := json.Marshal(u); err == nil {
+		json.Unmarshal(b, &doc)
+	}
+	note := "the " + format + " format has no place for this value"
+	for _, p := range paths {
+		v := valueAt(doc, p)
+		if redact.IsSecretKey(lastSegment(p)) {
+			v = redact.Marker
+		}
+		c.Add(RuleTargetFormat, p, v, nil, note)
+	}
+}
+
+var extensionURNs = []string{schemas.EnterpriseUserURN, schemas.FerryUserURN}
+
+// valueAt resolves a path such as "emails[1]", "name.middleName" or
+// "urn:...:ferry:1.0:User:extra.logins_count" in a generic decode of a user.
+func valueAt(doc map[string]any, path string) any {
+	var node any = doc
+	rest := path
+	for _, urn := range extensionURNs {
+		if strings.HasPrefix(path, urn) {
+			node = doc[urn]
+			rest = strings.TrimPrefix(path[len(urn):], ":")
+			break
+		}
+	}
+	if rest == "" {
+		return node
+	}
+	for _, seg := range strings.Split(rest, ".") {
+		name, idx := seg, -1
+		if i := strings.IndexByte(seg, '['); i >= 0 && strings.HasSuffix(seg, "]") {
+			name = seg[:i]
+			if n, err := strconv.Atoi(seg[i+1 : len(seg)-1]); err == nil {
+				idx = n
+			}
+		}
+		m, ok := node.(map[string]any)
+		if !ok {
+			return nil
+		}
+		node = m[name]
+		if idx >= 0 {
+			arr, ok := node.([]any)
+			if !ok || idx >= len(arr) {
+				return nil
+			}
+			node = arr[idx]
+		}
+	}
+	return node
+}
+
+func lastSegment(p string) string {
+	if i := strings.LastIndexAny(p, ".:"); i >= 0 {
+		p = p[i+1:]
+	}
+	if i := strings.IndexByte(p, '['); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
