@@ -1,0 +1,372 @@
+package transform
+
+import (
+	"unicode/utf8"
+
+	"github.com/segmentio/encoding/json"
+)
+
+// Most users need no change, so every policy first runs one allocation-free pass over the
+// raw metadata bytes and decodes into an mdValue tree only when a flag says a rule may fire.
+// The flags over-approximate (a '.' in an escaped key, a 9-digit phone number): a false
+// positive costs a decode, a false negative would be a missed rule, so the pass errs wide.
+
+type scanFlags uint32
+
+const (
+	scDotKey       scanFlags = 1 << iota // a member name contains '.'
+	scDollarKey                          // a member name contains '$'
+	scEscKey                             // a member name has a backslash escape (decode to know)
+	scReserved                           // a top-level name is an Auth0 reserved app_metadata name
+	scShadow                             // a top-level name is an Auth0 root profile attribute
+	scLongString                         // a string value is over 256 bytes
+	scDigits                             // a digit run shaped like a card number or national id
+	scKeyHint                            // a member name says secret / national id / card
+	scDynKey                             // a member name looks like data
+	scInvalid                            // not valid JSON (the slow path reports where)
+	scNotObject                          // the top-level value is not an object
+	scDupCandidate                       // reserved for callers; never set by the scanner
+)
+
+// searchableLen is Auth0's limit past which a metadata value is not searchable.
+const searchableLen = 256
+
+type mdScanner struct {
+	b     []byte
+	i     int
+	flags scanFlags
+	// visit, when set, is called for every value with its type path (array indexes as [],
+	// data-like names as *). lit is a string's raw content (escapes intact) or a number's
+	// literal; it aliases the input.
+	visit func(path []byte, k mdKind, lit []byte)
+	path  []byte
+}
+
+// mdScanFlags scans raw without allocating.
+func mdScanFlags(raw []byte) scanFlags {
+	s := mdScanner{b: raw}
+	s.run()
+	return s.flags
+}
+
+// mdWalk scans raw and calls visit for every value, with type paths rooted at root. buf is
+// reused for the path; the (possibly grown) buffer is returned for the next call.
+func mdWalk(raw []byte, root string, buf []byte, visit func(path []byte, k mdKind, lit []byte)) (scanFlags, []byte) {
+	s := mdScanner{b: raw, visit: visit, path: append(buf[:0], root...)}
+	s.run()
+	return s.flags, s.path
+}
+
+func (s *mdScanner) run() {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] != '{' {
+		s.flags |= scNotObject
+	}
+	if !s.value(0) {
+		s.flags |= scInvalid
+		return
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		s.flags |= scInvalid
+	}
+}
+
+func (s *mdScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *mdScanner) lit(word string, k mdKind) bool {
+	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
+		return false
+	}
+	if s.visit != nil {
+		s.visit(s.path, k, s.b[s.i:s.i+len(word)])
+	}
+	s.i += len(word)
+	return true
+}
+
+func (s *mdScanner) value(depth int) bool {
+	if depth > mdMaxDepth || s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.object(depth)
+	case c == '[':
+		return s.array(depth)
+	case c == '"':
+		start := s.i + 1
+		if !s.str(false) {
+			return false
+		}
+		if s.i-1-start > searchableLen {
+			s.flags |= scLongString
+		}
+		if s.visit != nil {
+			s.visit(s.path, mdString, s.b[start:s.i-1])
+		}
+		return true
+	case c == '-' || (c >= '0' && c <= '9'):
+		n := mdNumberLen(s.b[s.i:])
+		if n == 0 {
+			return false
+		}
+		num := s.b[s.i : s.i+n]
+		first, digits := byte(0), 0
+		for _, d := range num {
+			if d >= '0' && d <= '9' {
+				if first == 0 {
+					first = d
+				}
+				digits++
+			} else if d == 'e' || d == 'E' {
+				break
+			}
+		}
+		if piiRunCandidate(digits, first) {
+			s.flags |= scDigits
+		}
+		if s.visit != nil {
+			s.visit(s.path, mdNumber, num)
+		}
+		s.i += n
+		return true
+	case c == 't':
+		return s.lit("true", mdBool)
+	case c == 'f':
+		return s.lit("false", mdBool)
+	case c == 'n':
+		return s.lit("null", mdNull)
+	}
+	return false
+}
+
+func (s *mdScanner) object(depth int) bool {
+	if s.visit != nil {
+		s.visit(s.path, mdObject, nil)
+	}
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return true
+	}
+	base := len(s.path)
+	for {
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return false
+		}
+		start := s.i + 1
+		if !s.str(true) {
+			return false
+		}
+		key := s.b[start : s.i-1]
+		s.keyFlags(key, depth)
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return false
+		}
+		s.i++
+		s.ws()
+		if s.visit != nil {
+			s.path = appendTypeKey(s.path[:base], key)
+		}
+		if !s.value(depth + 1) {
+			return false
+		}
+		if s.visit != nil {
+			s.path = s.path[:base]
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (s *mdScanner) array(depth int) bool {
+	if s.visit != nil {
+		s.visit(s.path, mdArray, nil)
+	}
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return true
+	}
+	base := len(s.path)
+	if s.visit != nil {
+		s.path = append(s.path, "[]"...)
+	}
+	for {
+		s.ws()
+		if !s.value(depth + 1) {
+			return false
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			if s.visit != nil {
+				s.path = s.path[:base]
+			}
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (s *mdScanner) keyFlags(key []byte, depth int) {
+	for _, c := range key {
+		switch c {
+		case '.':
+			s.flags |= scDotKey
+		case '$':
+			s.flags |= scDollarKey
+		case '\\':
+			s.flags |= scEscKey
+		}
+	}
+	if depth == 0 {
+		if auth0ReservedAppMetadata[string(key)] {
+			s.flags |= scReserved
+		}
+		if auth0RootFields[string(key)] {
+			s.flags |= scShadow
+		}
+	}
+	if keyHintOf(key) != hintNone {
+		s.flags |= scKeyHint
+	}
+	if dynamicKeyKind(key) != "" {
+		s.flags |= scDynKey
+	}
+}
+
+// str moves past the string literal at s.i, tracking digit runs for the PII flag and
+// validating UTF-8 where non-ASCII bytes occur.
+func (s *mdScanner) str(isKey bool) bool {
+	j := s.i + 1
+	run, first, sep, nonASCII := 0, byte(0), false, false
+	start := j
+	for {
+		if j >= len(s.b) {
+			return false
+		}
+		c := s.b[j]
+		switch {
+		case c == '"':
+			if !isKey && piiRunCandidate(run, first) {
+				s.flags |= scDigits
+			}
+			if nonASCII && !utf8.Valid(s.b[start:j]) {
+				return false
+			}
+			s.i = j + 1
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			j += 2
+			// An escaped digit could hide a card number; decode to be sure.
+			if !isKey && j <= len(s.b) && s.b[j-1] == 'u' {
+				s.flags |= scDigits
+			}
+			continue
+		case c >= '0' && c <= '9':
+			if run == 0 {
+				first = c
+			}
+			run++
+			sep = false
+		case (c == ' ' || c == '-') && run > 0 && !sep:
+			sep = true
+		case c >= 0x80:
+			nonASCII = true
+			fallthrough
+		default:
+			if !isKey && piiRunCandidate(run, first) {
+				s.flags |= scDigits
+			}
+			run, sep = 0, false
+		}
+		j++
+	}
+}
+
+// appendTypeKey appends a member name to a type path: data-like names collapse to "*" so
+// that per-user keys do not make one path per user.
+func appendTypeKey(dst []byte, rawKey []byte) []byte {
+	key := rawKey
+	for _, c := range rawKey {
+		if c == '\\' {
+			if u, ok := mdUnescape(rawKey); ok {
+				key = []byte(u)
+			}
+			break
+		}
+	}
+	if dynamicKeyKind(key) != "" {
+		return append(dst, ".*"...)
+	}
+	return appendPathKey(dst, key)
+}
+
+// appendPathKey appends .name, or ["name"] when the name holds a character that would make
+// the path ambiguous.
+func appendPathKey[S ~string | ~[]byte](dst []byte, key S) []byte {
+	plain := len(key) > 0 && !(len(key) == 1 && key[0] == '*')
+	for i := 0; plain && i < len(key); i++ {
+		switch c := key[i]; {
+		case c == '.' || c == '[' || c == ']' || c == '"' || c == '\\' || c < 0x20 || c == ' ':
+			plain = false
+		}
+	}
+	if plain {
+		dst = append(dst, '.')
+		return append(dst, key...)
+	}
+	dst = append(dst, '[')
+	dst = json.AppendEscape(dst, string(key), 0)
+	return append(dst, ']')
+}
+
+func pathKey(parent, key string) string { return string(appendPathKey([]byte(parent), key)) }
+
+func pathIndex(parent string, i int) string {
+	b := append([]byte(parent), '[')
+	b = appendInt(b, i)
+	return string(append(b, ']'))
+}
+
+func appendInt(b []byte, n int) []byte {
+	if n >= 10 {
+		b = appendInt(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}
