@@ -147,8 +147,8 @@ func (cfg PolicyConfig) auth0Rules() bool { return cfg.Target == "" || cfg.Targe
 func (cfg PolicyConfig) rewrites() bool   { return cfg.Target != TargetFile }
 
 // NewPolicies returns the policy chain for cfg, in its fixed order: PII first (so that no
-// later rule copies a secret into the change log), then names (dots and dollars, reserved,
-// root shadows, data-like names), types, pictures, and sizes last (they measure the result).
+// later rule copies a secret into the change log), then names (data-like names, dots and
+// dollars, reserved, root shadows), types, pictures, and sizes last (they measure the result).
 // plan, when given, fixes each metadata path's type (see Plan); without one, the first type
 // seen wins.
 func NewPolicies(cfg PolicyConfig, plan *Plan) ([]Policy, error) {
@@ -156,6 +156,11 @@ func NewPolicies(cfg PolicyConfig, plan *Plan) ([]Policy, error) {
 		return nil, err
 	}
 	ps := []Policy{&piiPolicy{mode: cfg.PII}}
+	if cfg.rewrites() {
+		// Before field-names: "alice@example.com" is recognisably data only before its dots
+		// are expanded.
+		ps = append(ps, &dynamicNamePolicy{})
+	}
 	if cfg.auth0Rules() {
 		ps = append(ps,
 			&fieldNamePolicy{dollarMode: cfg.DollarMode, dollarRepl: cfg.DollarReplacement},
@@ -168,7 +173,7 @@ func NewPolicies(cfg PolicyConfig, plan *Plan) ([]Policy, error) {
 		if err != nil {
 			return nil, err
 		}
-		ps = append(ps, &dynamicNamePolicy{}, tp)
+		ps = append(ps, tp)
 	}
 	if cfg.rewrites() || cfg.DefaultPicture != "" {
 		ps = append(ps, &picturePolicy{
