@@ -21,7 +21,7 @@ func (p *piiPolicy) apply(u *schemas.User, c *Changes, us *userScan) error {
 		if f&scInvalid != 0 {
 			return invalidBlob(raw, i)
 		}
-		if f&(scDigits|scKeyHint) == 0 {
+		if f&(scDigits|scKeyHint|scUEscape) == 0 {
 			continue
 		}
 		root, changed, err := loadBlob(raw, i, c, false)

@@ -14,18 +14,18 @@ import (
 type scanFlags uint32
 
 const (
-	scDotKey       scanFlags = 1 << iota // a member name contains '.'
-	scDollarKey                          // a member name contains '$'
-	scEscKey                             // a member name has a backslash escape (decode to know)
-	scReserved                           // a top-level name is an Auth0 reserved app_metadata name
-	scShadow                             // a top-level name is an Auth0 root profile attribute
-	scLongString                         // a string value is over 256 bytes
-	scDigits                             // a digit run shaped like a card number or national id
-	scKeyHint                            // a member name says secret / national id / card
-	scDynKey                             // a member name looks like data
-	scInvalid                            // not valid JSON (the slow path reports where)
-	scNotObject                          // the top-level value is not an object
-	scDupCandidate                       // reserved for callers; never set by the scanner
+	scDotKey     scanFlags = 1 << iota // a member name contains '.'
+	scDollarKey                        // a member name contains '$'
+	scEscKey                           // a member name has a backslash escape (decode to know)
+	scReserved                         // a top-level name is an Auth0 reserved app_metadata name
+	scShadow                           // a top-level name is an Auth0 root profile attribute
+	scLongString                       // a string value is over 256 bytes
+	scDigits                           // a digit run shaped like a card number or national id
+	scKeyHint                          // a member name says secret / national id / card
+	scDynKey                           // a member name looks like data
+	scInvalid                          // not valid JSON (the slow path reports where)
+	scNotObject                        // the top-level value is not an object
+	scUEscape                          // a \u escape somewhere (decode to see what it hides)
 )
 
 // searchableLen is Auth0's limit past which a metadata value is not searchable.
@@ -292,10 +292,22 @@ func (s *mdScanner) str(isKey bool) bool {
 		case c < 0x20:
 			return false
 		case c == '\\':
-			j += 2
-			// An escaped digit could hide a card number; decode to be sure.
-			if !isKey && j <= len(s.b) && s.b[j-1] == 'u' {
-				s.flags |= scDigits
+			if j+1 >= len(s.b) {
+				return false
+			}
+			switch s.b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if j+6 > len(s.b) || !isHex4(s.b[j+2:j+6]) {
+					return false
+				}
+				// \u escapes can hide a digit of a card number or be a lone surrogate
+				// (which the parser refuses): have the value decoded.
+				s.flags |= scUEscape
+				j += 6
+			default:
+				return false
 			}
 			continue
 		case c >= '0' && c <= '9':
@@ -362,6 +374,15 @@ func pathIndex(parent string, i int) string {
 	b := append([]byte(parent), '[')
 	b = appendInt(b, i)
 	return string(append(b, ']'))
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
+			return false
+		}
+	}
+	return true
 }
 
 func appendInt(b []byte, n int) []byte {
