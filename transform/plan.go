@@ -264,9 +264,7 @@ func (pl *Planner) observeTypes(u *schemas.User, changes []Change) {
 			continue
 		}
 		if orig == nil {
-			_, *bp = mdWalk(raw, blobNames[i], *bp, func(path []byte, k mdKind, lit []byte) {
-				pl.count(path, k, lit)
-			})
+			*bp = mdWalkCount(raw, blobNames[i], *bp, pl)
 			continue
 		}
 		root, err := mdParse(raw)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/schemas"
@@ -198,7 +199,8 @@ func ApplyAll(ps []Policy, u *schemas.User, c *Changes) error {
 	if c.User == "" {
 		c.User = u.Ref()
 	}
-	us := new(userScan)
+	us := userScanPool.Get().(*userScan)
+	defer func() { *us = userScan{}; userScanPool.Put(us) }()
 	for _, p := range ps {
 		var err error
 		if sp, ok := p.(scannedPolicy); ok {
@@ -276,6 +278,8 @@ type userScan struct {
 	flags [nBlobs]scanFlags
 	ok    [nBlobs]bool
 }
+
+var userScanPool = sync.Pool{New: func() any { return new(userScan) }}
 
 func sameSlice(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])

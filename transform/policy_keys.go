@@ -21,8 +21,7 @@ var auth0RootFields = map[string]bool{
 	"name": true, "nickname": true, "picture": true, "given_name": true, "family_name": true,
 	"username": true, "phone_number": true, "phone_verified": true, "user_metadata": true,
 	"app_metadata": true, "last_ip": true, "last_login": true, "logins_count": true,
-	"last_password_reset": true, "groups": true, "locale": true, "connection": true,
-	"provider": true, "roles": true, "permissions": true,
+	"last_password_reset": true, "groups": true, "locale": true,
 }
 
 // Key names that say their value is a secret or a national identifier, whatever it looks
@@ -95,7 +94,7 @@ func dynamicKeyKind(key []byte) string {
 	if len(key) == 0 {
 		return ""
 	}
-	digits, hex, at, dot, pipe := 0, 0, -1, false, false
+	digits, hex, at, dot, pipe, colon := 0, 0, -1, false, false, false
 	for i, c := range key {
 		switch {
 		case c >= '0' && c <= '9':
@@ -113,6 +112,8 @@ func dynamicKeyKind(key []byte) string {
 			}
 		case c == '|':
 			pipe = true
+		case c == ':':
+			colon = true
 		}
 	}
 	switch {
@@ -128,7 +129,7 @@ func dynamicKeyKind(key []byte) string {
 		return "hex id"
 	case pipe && at < 0 && len(key) > 3:
 		return "user id"
-	case bytes.Contains(key, []byte("://")):
+	case colon && bytes.Contains(key, []byte("://")):
 		return "url"
 	}
 	return ""

@@ -35,11 +35,15 @@ type mdScanner struct {
 	b     []byte
 	i     int
 	flags scanFlags
-	// visit, when set, is called for every value with its type path (array indexes as [],
-	// data-like names as *). lit is a string's raw content (escapes intact) or a number's
-	// literal; it aliases the input.
-	visit func(path []byte, k mdKind, lit []byte)
-	path  []byte
+	// walking: every value is passed to emit with its type path (array indexes as [],
+	// data-like names as *), for the type rule (types) or the planner (plan). Concrete
+	// fields rather than a callback keep the walk free of allocations.
+	walking  bool
+	plainKey bool // no member name is data-like (scDynKey unset): skip that check
+	types    *typePolicy
+	conflict bool
+	plan     *Planner
+	path     []byte
 }
 
 // mdScanFlags scans raw without allocating.
@@ -49,12 +53,35 @@ func mdScanFlags(raw []byte) scanFlags {
 	return s.flags
 }
 
-// mdWalk scans raw and calls visit for every value, with type paths rooted at root. buf is
-// reused for the path; the (possibly grown) buffer is returned for the next call.
-func mdWalk(raw []byte, root string, buf []byte, visit func(path []byte, k mdKind, lit []byte)) (scanFlags, []byte) {
-	s := mdScanner{b: raw, visit: visit, path: append(buf[:0], root...)}
+// mdWalkTypes reports whether some value of raw has a type other than its path's, as
+// tp sees it (registering first-seen types on the way). Type paths are rooted at root and
+// built in buf, which is returned (possibly grown) for reuse.
+func mdWalkTypes(raw []byte, flags scanFlags, root string, buf []byte, tp *typePolicy) (bool, []byte) {
+	s := mdScanner{b: raw, walking: true, plainKey: flags&scDynKey == 0, types: tp, path: append(buf[:0], root...)}
 	s.run()
-	return s.flags, s.path
+	return s.conflict, s.path
+}
+
+// mdWalkCount counts the type of every value of raw into pl.
+func mdWalkCount(raw []byte, root string, buf []byte, pl *Planner) []byte {
+	s := mdScanner{b: raw, walking: true, plan: pl, path: append(buf[:0], root...)}
+	s.run()
+	return s.path
+}
+
+// emit passes one value to the walk's consumer. lit is a string's raw content (escapes
+// intact) or a number's literal; it aliases the input.
+func (s *mdScanner) emit(k mdKind, lit []byte) {
+	switch {
+	case s.types != nil:
+		if k != mdNull && !s.conflict {
+			if e, _, ok := s.types.expected(s.path, k); ok && e != k {
+				s.conflict = true
+			}
+		}
+	case s.plan != nil:
+		s.plan.count(s.path, k, lit)
+	}
 }
 
 func (s *mdScanner) run() {
@@ -87,8 +114,8 @@ func (s *mdScanner) lit(word string, k mdKind) bool {
 	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
 		return false
 	}
-	if s.visit != nil {
-		s.visit(s.path, k, s.b[s.i:s.i+len(word)])
+	if s.walking {
+		s.emit(k, s.b[s.i:s.i+len(word)])
 	}
 	s.i += len(word)
 	return true
@@ -111,8 +138,8 @@ func (s *mdScanner) value(depth int) bool {
 		if s.i-1-start > searchableLen {
 			s.flags |= scLongString
 		}
-		if s.visit != nil {
-			s.visit(s.path, mdString, s.b[start:s.i-1])
+		if s.walking {
+			s.emit(mdString, s.b[start:s.i-1])
 		}
 		return true
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -135,8 +162,8 @@ func (s *mdScanner) value(depth int) bool {
 		if piiRunCandidate(digits, first) {
 			s.flags |= scDigits
 		}
-		if s.visit != nil {
-			s.visit(s.path, mdNumber, num)
+		if s.walking {
+			s.emit(mdNumber, num)
 		}
 		s.i += n
 		return true
@@ -151,8 +178,8 @@ func (s *mdScanner) value(depth int) bool {
 }
 
 func (s *mdScanner) object(depth int) bool {
-	if s.visit != nil {
-		s.visit(s.path, mdObject, nil)
+	if s.walking {
+		s.emit(mdObject, nil)
 	}
 	s.i++
 	s.ws()
@@ -171,20 +198,27 @@ func (s *mdScanner) object(depth int) bool {
 			return false
 		}
 		key := s.b[start : s.i-1]
-		s.keyFlags(key, depth)
+		if !s.walking {
+			// A walk only wants types; the flags were computed by the chain's scan.
+			s.keyFlags(key, depth)
+		}
 		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
 			return false
 		}
 		s.i++
 		s.ws()
-		if s.visit != nil {
-			s.path = appendTypeKey(s.path[:base], key)
+		if s.walking {
+			if s.plainKey && !hasBackslash(key) {
+				s.path = appendPathKey(s.path[:base], key)
+			} else {
+				s.path = appendTypeKey(s.path[:base], key)
+			}
 		}
 		if !s.value(depth + 1) {
 			return false
 		}
-		if s.visit != nil {
+		if s.walking {
 			s.path = s.path[:base]
 		}
 		s.ws()
@@ -204,8 +238,8 @@ func (s *mdScanner) object(depth int) bool {
 }
 
 func (s *mdScanner) array(depth int) bool {
-	if s.visit != nil {
-		s.visit(s.path, mdArray, nil)
+	if s.walking {
+		s.emit(mdArray, nil)
 	}
 	s.i++
 	s.ws()
@@ -214,7 +248,7 @@ func (s *mdScanner) array(depth int) bool {
 		return true
 	}
 	base := len(s.path)
-	if s.visit != nil {
+	if s.walking {
 		s.path = append(s.path, "[]"...)
 	}
 	for {
@@ -231,7 +265,7 @@ func (s *mdScanner) array(depth int) bool {
 			s.i++
 		case ']':
 			s.i++
-			if s.visit != nil {
+			if s.walking {
 				s.path = s.path[:base]
 			}
 			return true
@@ -374,6 +408,15 @@ func pathIndex(parent string, i int) string {
 	b := append([]byte(parent), '[')
 	b = appendInt(b, i)
 	return string(append(b, ']'))
+}
+
+func hasBackslash(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
 }
 
 func isHex4(b []byte) bool {

@@ -71,15 +71,8 @@ func (p *typePolicy) apply(u *schemas.User, c *Changes, us *userScan) error {
 		if f&scInvalid != 0 {
 			return invalidBlob(raw, i)
 		}
-		conflict := false
-		_, *bp = mdWalk(raw, blobNames[i], *bp, func(path []byte, k mdKind, _ []byte) {
-			if k == mdNull {
-				return
-			}
-			if e, _, ok := p.expected(path, k); ok && e != k {
-				conflict = true
-			}
-		})
+		var conflict bool
+		conflict, *bp = mdWalkTypes(raw, f, blobNames[i], *bp, p)
 		if !conflict {
 			continue
 		}
@@ -208,25 +201,27 @@ func numericLossless[S ~string | ~[]byte](s S) bool {
 	return i == len(s) && digits <= 15
 }
 
-// typeRegistry is the first-type-seen table shared by the workers: sharded so that N
-// workers rarely meet on a lock, read-locked on the common path (the type is known).
+// typeRegistry is the first-type-seen table shared by the workers. Nearly every lookup is
+// of a path already known, so reads must not contend: each shard keeps an immutable map
+// read with one atomic load, and a mutex-guarded dirty copy for new paths that is
+// promoted once it has been missed as often as it is large (sync.Map's amortization, but
+// keyed by []byte without allocating). One shard is enough: readers never lock, and
+// writers only meet while new paths are still being discovered.
 type typeRegistry struct {
-	shards [64]typeShard
-	n      atomic.Int64
-	max    int64
+	shard typeShard
+	n     atomic.Int64
+	max   int64
 }
 
 type typeShard struct {
-	mu sync.RWMutex
-	m  map[string]mdKind
+	read   atomic.Pointer[map[string]mdKind]
+	mu     sync.Mutex
+	dirty  map[string]mdKind // nil, or read plus the paths added since the last promotion
+	misses int
 }
 
 func newTypeRegistry(max int) *typeRegistry {
-	r := &typeRegistry{max: int64(max)}
-	for i := range r.shards {
-		r.shards[i].m = make(map[string]mdKind)
-	}
-	return r
+	return &typeRegistry{max: int64(max)}
 }
 
 func fnv32(b []byte) uint32 {
@@ -239,22 +234,47 @@ func fnv32(b []byte) uint32 {
 }
 
 func (r *typeRegistry) firstSeen(path []byte, k mdKind) (mdKind, bool) {
-	sh := &r.shards[fnv32(path)%uint32(len(r.shards))]
-	sh.mu.RLock()
-	e, ok := sh.m[string(path)]
-	sh.mu.RUnlock()
-	if ok {
+	sh := &r.shard
+	if m := sh.read.Load(); m != nil {
+		if e, ok := (*m)[string(path)]; ok {
+			return e, true
+		}
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if m := sh.read.Load(); m != nil {
+		if e, ok := (*m)[string(path)]; ok {
+			return e, true
+		}
+	}
+	if e, ok := sh.dirty[string(path)]; ok {
+		sh.missed()
 		return e, true
 	}
 	if r.n.Load() >= r.max {
 		return k, false
 	}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e, ok := sh.m[string(path)]; ok {
-		return e, true
+	if sh.dirty == nil {
+		sh.dirty = make(map[string]mdKind)
+		if m := sh.read.Load(); m != nil {
+			for p, t := range *m {
+				sh.dirty[p] = t
+			}
+		}
 	}
-	sh.m[string(path)] = k
+	sh.dirty[string(path)] = k
 	r.n.Add(1)
+	sh.missed()
 	return k, true
+}
+
+// missed counts a lookup the read map could not answer; called with mu held.
+func (sh *typeShard) missed() {
+	sh.misses++
+	if sh.misses < len(sh.dirty) {
+		return
+	}
+	m := sh.dirty
+	sh.read.Store(&m)
+	sh.dirty, sh.misses = nil, 0
 }
