@@ -1,0 +1,251 @@
+package extract
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/endpoint"
+	"github.com/segmentio/encoding/json"
+)
+
+// What the network sources (auth0.go, appid.go, scim.go) share: test hooks, the ordered
+// page prefetcher, duplicate and no-progress detection, and small JSON helpers.
+
+// netHooks replace the clock and the transport of a network source (tests, benchmarks).
+// The zero value means the real ones.
+type netHooks struct {
+	now       func() time.Time
+	sleep     func(ctx context.Context, d time.Duration) error
+	transport http.RoundTripper
+}
+
+func (h netHooks) clockNow() time.Time {
+	if h.now != nil {
+		return h.now()
+	}
+	return time.Now()
+}
+
+func (h netHooks) pause(ctx context.Context, d time.Duration) error {
+	if h.sleep != nil {
+		return h.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// prefetch is how many page requests a source keeps in flight. The tenant's shared
+// limiter paces them; a few in flight hide the round-trip latency, which otherwise caps a
+// sequential reader at 1/latency pages per second whatever the rate limit allows.
+const prefetch = 4
+
+// ErrHostile marks a server answer that would make a naive reader loop forever or lose
+// users: a cursor seen twice, pages that bring nothing new, a location on a foreign host.
+var ErrHostile = errors.New("inconsistent server answer")
+
+// baseOverride returns ?base= (the sandbox or a proxy), or "".
+func baseOverride(ep *endpoint.Endpoint) (string, error) {
+	b := ep.Query.Get("base")
+	if b == "" {
+		return "", nil
+	}
+	u, err := url.Parse(b)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("?base=%s is not an absolute http(s) URL: %w", endpoint.Redact(b), core.ErrUsage)
+	}
+	return strings.TrimSuffix(b, "/"), nil
+}
+
+// getenv reads a credential through opt.Getenv (tests substitute it).
+func getenv(opt core.Options, name string) string {
+	if opt.Getenv == nil {
+		return ""
+	}
+	return strings.TrimSpace(opt.Getenv(name))
+}
+
+// future is one page request in flight.
+type future[P any] struct {
+	done chan struct{}
+	page P
+	err  error
+}
+
+// fetchInOrder fetches pages first, first+1, ... up to last (inclusive; last < 0: until
+// handle says stop) with up to window requests in flight, and hands each page to handle in
+// order. handle returns false to stop early (an empty page, the end of the data); pages
+// fetched ahead are then discarded.
+func fetchInOrder[P any](ctx context.Context, window, first, last int,
+	fetch func(ctx context.Context, i int) (P, error), handle func(i int, p P) (bool, error)) error {
+	if window < 1 {
+		window = 1
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The buffer holds window-1 futures; the producer blocks on the next send, so at most
+	// window requests are in flight while handle runs.
+	futs := make(chan *future[P], window-1)
+	go func() {
+		defer close(futs)
+		for i := first; last < 0 || i <= last; i++ {
+			f := &future[P]{done: make(chan struct{})}
+			select {
+			case futs <- f:
+			case <-ctx.Done():
+				return
+			}
+			go func(i int) {
+				defer close(f.done)
+				f.page, f.err = fetch(ctx, i)
+			}(i)
+		}
+	}()
+	stop := func() {
+		cancel()
+		for f := range futs {
+			<-f.done
+		}
+	}
+	i := first
+	for f := range futs {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			<-f.done
+		}
+		if f.err != nil {
+			stop()
+			return f.err
+		}
+		more, err := handle(i, f.page)
+		if err != nil || !more {
+			stop()
+			return err
+		}
+		i++
+	}
+	return ctx.Err()
+}
+
+// seenIDs detects users a server returns twice (offset paging over a changing tenant, or a
+// server that ignores startIndex) and pages that bring nothing new.
+type seenIDs struct {
+	m    map[string]struct{}
+	dups int64
+}
+
+func newSeenIDs() *seenIDs { return &seenIDs{m: make(map[string]struct{}, 1024)} }
+
+// add reports whether id is new. An empty id (a record that could not be read) counts as
+// new: the pipeline rejects it with its reason.
+func (s *seenIDs) add(id string) bool {
+	if id == "" {
+		return true
+	}
+	if _, ok := s.m[id]; ok {
+		s.dups++
+		return false
+	}
+	s.m[id] = struct{}{}
+	return true
+}
+
+// spliceMember returns obj (a JSON object) with "key":val appended as its last member.
+// ok is false when obj is not an object.
+func spliceMember(obj []byte, key string, val []byte) ([]byte, bool) {
+	t := bytes.TrimRight(obj, " \t\r\n")
+	if len(t) < 2 || t[len(t)-1] != '}' {
+		return obj, false
+	}
+	head := bytes.TrimRight(t[:len(t)-1], " \t\r\n")
+	out := make([]byte, 0, len(head)+len(key)+len(val)+8)
+	out = append(out, head...)
+	if len(head) > 0 && head[len(head)-1] != '{' {
+		out = append(out, ',')
+	}
+	kb, _ := json.Marshal(key)
+	out = append(out, kb...)
+	out = append(out, ':')
+	out = append(out, val...)
+	out = append(out, '}')
+	return out, true
+}
+
+// splitArray splits a JSON array into its raw elements. null is the empty array.
+func splitArray(raw []byte) ([]json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	var out []json.RawMessage
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// capReader fails once more than max bytes were read: a gzip bomb must end in a clear
+// error, not in a full disk or an endless run.
+type capReader struct {
+	r    io.Reader
+	n    int64
+	max  int64
+	what string
+}
+
+// ErrDecompressedTooLarge is returned when an export inflates past the cap.
+var ErrDecompressedTooLarge = errors.New("decompressed export over the size cap")
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n > c.max {
+		return 0, fmt.Errorf("%s: %w of %d bytes", c.what, ErrDecompressedTooLarge, c.max)
+	}
+	if room := c.max - c.n + 1; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		return n, fmt.Errorf("%s: %w of %d bytes", c.what, ErrDecompressedTooLarge, c.max)
+	}
+	return n, err
+}
+
+// idText is the text of a raw JSON id: a string's value, or a number's digits (SCIM ids are
+// strings, but a careless server may send numbers). Anything else is "".
+func idText(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return ""
+	}
+	if v[0] == '"' {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return s
+		}
+		return ""
+	}
+	if v[0] == '-' || (v[0] >= '0' && v[0] <= '9') {
+		return string(v)
+	}
+	return ""
+}
+
+// idProbe reads only the "id" member of a record (App ID, SCIM).
+type idProbe struct {
+	ID json.RawMessage `json:"id"`
+}
