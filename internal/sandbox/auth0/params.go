@@ -1,0 +1,95 @@
+package auth0
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// paging is the offset paging of list endpoints.
+type paging struct {
+	page, perPage int
+	totals        bool
+	set           bool // page or per_page was sent
+}
+
+// parsePaging validates page, per_page and include_totals as the API does; on error it has
+// answered 400.
+func parsePaging(w http.ResponseWriter, q url.Values) (paging, bool) {
+	p := paging{perPage: defaultPerPage}
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			badQuery(w, "Query validation error: 'Expected type integer but found type string' on property page (Page index of the results to return. First page is 0.).")
+			return p, false
+		}
+		if n < 0 {
+			badQuery(w, "Query validation error: 'Value "+v+" is less than minimum 0' on property page (Page index of the results to return. First page is 0.).")
+			return p, false
+		}
+		p.page, p.set = n, true
+	}
+	if v := q.Get("per_page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			badQuery(w, "Query validation error: 'Expected type integer but found type string' on property per_page (Number of results per page.).")
+			return p, false
+		}
+		if n < 0 {
+			badQuery(w, "Query validation error: 'Value "+v+" is less than minimum 0' on property per_page (Number of results per page.).")
+			return p, false
+		}
+		if n > maxPerPage {
+			badQuery(w, "Query validation error: 'Value "+v+" is greater than maximum 100' on property per_page (Number of results per page.).")
+			return p, false
+		}
+		p.perPage, p.set = n, true
+	}
+	if v := q.Get("include_totals"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			badQuery(w, "Query validation error: 'Expected type boolean but found type string' on property include_totals.")
+			return p, false
+		}
+		p.totals = b
+	}
+	return p, true
+}
+
+// window returns the [start, end) slice bounds of a page over n results.
+func (p paging) window(n int) (int, int) {
+	start := min(p.page*p.perPage, n)
+	return start, min(start+p.perPage, n)
+}
+
+// beyondCap reports whether the page reaches past the first 1,000 results, which the
+// search index refuses (from + size > 1000).
+func (p paging) beyondCap() bool { return p.page*p.perPage+p.perPage > maxResults }
+
+// projection is fields / include_fields.
+type projection struct {
+	fields  map[string]bool
+	include bool
+}
+
+func parseProjection(w http.ResponseWriter, q url.Values) (projection, bool) {
+	pr := projection{include: true}
+	if v := q.Get("fields"); v != "" {
+		pr.fields = map[string]bool{}
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				pr.fields[f] = true
+			}
+		}
+	}
+	if v := q.Get("include_fields"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			badQuery(w, "Query validation error: 'Expected type boolean but found type string' on property include_fields.")
+			return pr, false
+		}
+		pr.include = b
+	}
+	return pr, true
+}
