@@ -25,7 +25,7 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		// Only our own types reach here; a failure is a bug worth a 500, not a panic.
 		status = http.StatusInternalServerError
@@ -58,3 +58,7 @@ func badQuery(w http.ResponseWriter, message string) {
 func badBody(w http.ResponseWriter, message string) {
 	writeError(w, http.StatusBadRequest, "invalid_body", message)
 }
+
+// marshal encodes like the API: map keys sorted, '&', '<' and '>' left as they are (URLs in
+// pictures and locations stay readable byte for byte).
+func marshal(v any) ([]byte, error) { return json.Append(nil, v, json.SortMapKeys) }

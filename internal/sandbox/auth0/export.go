@@ -210,7 +210,7 @@ func writeNDJSON(w *gzip.Writer, users []*user, fields []exportField) error {
 			if f.ExportAs != "" {
 				key = f.ExportAs
 			}
-			kb, _ := json.Marshal(key)
+			kb, _ := marshal(key)
 			line = append(line, kb...)
 			line = append(line, ':')
 			line = append(line, v...)

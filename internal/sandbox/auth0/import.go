@@ -259,7 +259,7 @@ func splitSecrets(u *user, m map[string]json.RawMessage) {
 	}
 }
 
-func quote(s string) json.RawMessage { b, _ := json.Marshal(s); return b }
+func quote(s string) json.RawMessage { b, _ := marshal(s); return b }
 
 func (s *Server) importedUser(id, localID, conn string, in map[string]json.RawMessage, now time.Time) (*user, error) {
 	m := make(map[string]json.RawMessage, len(in)+8)
@@ -275,7 +275,7 @@ func (s *Server) importedUser(id, localID, conn string, in map[string]json.RawMe
 	ts := quote(formatTime(now))
 	m["created_at"], m["updated_at"] = ts, ts
 	m["user_id"] = quote(id)
-	m["identities"], _ = json.Marshal([]map[string]any{{
+	m["identities"], _ = marshal([]map[string]any{{
 		"connection": conn, "provider": "auth0", "user_id": localID, "isSocial": false,
 	}})
 	if _, ok := m["email_verified"]; !ok {
@@ -317,7 +317,7 @@ func (s *Server) upsertedUser(old *user, in map[string]json.RawMessage, now time
 }
 
 func (s *Server) finishUser(u *user, m map[string]json.RawMessage) (*user, error) {
-	raw, err := json.Marshal(m) // keys sorted, as the API orders them
+	raw, err := marshal(m) // keys sorted, as the API orders them
 	if err != nil {
 		return nil, err
 	}

@@ -136,7 +136,9 @@ func (s *Server) jobView(j *job, r *http.Request, now time.Time) map[string]any 
 	status, pct, left := j.status(now)
 	v := map[string]any{
 		"id": j.id, "type": j.typ, "status": status, "created_at": formatTime(j.created),
-		"connection_id": j.connID, "connection": j.conn,
+	}
+	if j.connID != "" { // an export of the whole tenant names no connection
+		v["connection_id"], v["connection"] = j.connID, j.conn
 	}
 	if status == "processing" {
 		v["percentage_done"] = pct

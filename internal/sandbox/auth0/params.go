@@ -16,7 +16,7 @@ type paging struct {
 
 // parsePaging validates page, per_page and include_totals as the API does; on error it has
 // answered 400.
-func parsePaging(w http.ResponseWriter, q url.Values) (paging, bool) {
+func parsePaging(w http.ResponseWriter, q url.Values, maxPer int) (paging, bool) {
 	p := paging{perPage: defaultPerPage}
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -40,8 +40,8 @@ func parsePaging(w http.ResponseWriter, q url.Values) (paging, bool) {
 			badQuery(w, "Query validation error: 'Value "+v+" is less than minimum 0' on property per_page (Number of results per page.).")
 			return p, false
 		}
-		if n > maxPerPage {
-			badQuery(w, "Query validation error: 'Value "+v+" is greater than maximum 100' on property per_page (Number of results per page.).")
+		if n > maxPer {
+			badQuery(w, "Query validation error: 'Value "+v+" is greater than maximum "+strconv.Itoa(maxPer)+"' on property per_page (Number of results per page.).")
 			return p, false
 		}
 		p.perPage, p.set = n, true

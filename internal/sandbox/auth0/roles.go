@@ -129,7 +129,7 @@ func (c *catalog) unassignUser(id string) {
 
 func (s *Server) handleListRoles(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	pg, ok := parsePaging(w, q)
+	pg, ok := parsePaging(w, q, s.cfg.MaxPerPage)
 	if !ok {
 		return
 	}
@@ -183,7 +183,7 @@ func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRolePermissions(w http.ResponseWriter, r *http.Request) {
-	pg, ok := parsePaging(w, r.URL.Query())
+	pg, ok := parsePaging(w, r.URL.Query(), s.cfg.MaxPerPage)
 	if !ok {
 		return
 	}
@@ -279,7 +279,7 @@ func (s *Server) handleRoleUsers(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		var ok bool
-		if pg, ok = parsePaging(w, q); !ok {
+		if pg, ok = parsePaging(w, q, s.cfg.MaxPerPage); !ok {
 			return
 		}
 		if pg.beyondCap() {
@@ -376,7 +376,7 @@ func (s *Server) handleAssignRoleUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUserRoles(w http.ResponseWriter, r *http.Request) {
-	pg, ok := parsePaging(w, r.URL.Query())
+	pg, ok := parsePaging(w, r.URL.Query(), s.cfg.MaxPerPage)
 	if !ok {
 		return
 	}
@@ -397,7 +397,7 @@ func (s *Server) handleUserRoles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListResourceServers(w http.ResponseWriter, r *http.Request) {
-	pg, ok := parsePaging(w, r.URL.Query())
+	pg, ok := parsePaging(w, r.URL.Query(), s.cfg.MaxPerPage)
 	if !ok {
 		return
 	}

@@ -21,6 +21,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"sync"
@@ -54,6 +55,9 @@ type Config struct {
 	ExportURLTTL time.Duration
 	// JobRetention is how long finished jobs and their errors are kept (Auth0: 24 h).
 	JobRetention time.Duration
+	// MaxPerPage caps per_page (default 100, the Management API's documented maximum; set
+	// 50 to emulate the general pagination docs' public-cloud cap).
+	MaxPerPage int
 	// EmptyCatalog starts the tenant without roles or custom resource servers (a target
 	// tenant for roles copy); otherwise it holds gen.Catalog(Seed).
 	EmptyCatalog bool
@@ -111,6 +115,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.JobRetention <= 0 {
 		cfg.JobRetention = 24 * time.Hour
+	}
+	if cfg.MaxPerPage <= 0 || cfg.MaxPerPage > maxPerPage {
+		cfg.MaxPerPage = maxPerPage
 	}
 	if cfg.Users < 0 {
 		return nil, fmt.Errorf("auth0 sandbox: negative user count %d", cfg.Users)
@@ -233,6 +240,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Credentials returns the client credentials the tenant accepts.
 func (s *Server) Credentials() Credentials {
 	return Credentials{Domain: s.cfg.Domain, ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret, Audience: s.audience()}
+}
+
+// Endpoint returns the ferry SRC/DST string that reaches this tenant served at baseURL.
+func (s *Server) Endpoint(baseURL string) string {
+	return "auth0://" + s.cfg.Domain + "?base=" + url.QueryEscape(baseURL)
 }
 
 // Env returns the environment variables ferry reads to reach this tenant.

@@ -24,7 +24,7 @@ func (pr projection) apply(raw []byte) []byte {
 			delete(m, k)
 		}
 	}
-	b, err := json.Marshal(m)
+	b, err := marshal(m)
 	if err != nil {
 		return raw
 	}
@@ -63,7 +63,7 @@ func sortByID(us []*user) {
 // handleListUsers serves GET /api/v2/users (search engine v3).
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	pg, ok := parsePaging(w, q)
+	pg, ok := parsePaging(w, q, s.cfg.MaxPerPage)
 	if !ok {
 		return
 	}
@@ -225,7 +225,7 @@ type connection struct {
 
 func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	pg, ok := parsePaging(w, q)
+	pg, ok := parsePaging(w, q, s.cfg.MaxPerPage)
 	if !ok {
 		return
 	}

@@ -1,0 +1,74 @@
+package auth0
+
+import (
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/gen"
+)
+
+var fuzzUsers = func() []*user {
+	var us []*user
+	for i := 0; i < 8; i++ {
+		u, _, err := newUser(gen.Auth0(1, i, gen.Options{Nasty: 0.5}))
+		if err != nil {
+			panic(err)
+		}
+		us = append(us, u)
+	}
+	return us
+}()
+
+// FuzzParseQuery: any q is parsed or refused, never a panic, and a parsed query can be
+// evaluated against real profiles.
+func FuzzParseQuery(f *testing.F) {
+	for _, s := range []string{
+		"", "created_at:[2020-01-01 TO 2020-02-01}", "updated_at:[2021-03-04T05:06:07.000Z TO *]",
+		`email:"jane@example.com"`, "email:*@example.com", "a AND (b OR NOT c)", "-user_id:x",
+		"_exists_:username", "app_metadata.plan:pro", "logins_count:[10 TO 20]", `"unterminated`,
+		"((((", "x:[a TO", "name:J?hn*", `user_id:auth0\|abc`, "created_at:2018-01-01",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseQuery(s)
+		if err != nil || n == nil {
+			return
+		}
+		for _, u := range fuzzUsers {
+			c := evalCtx{u: u}
+			n.match(&c)
+		}
+	})
+}
+
+// FuzzValidateImportUser: every item gets errors or none, never a panic, and an item with
+// no errors has an email.
+func FuzzValidateImportUser(f *testing.F) {
+	for _, s := range []string{
+		`{"email":"a@example.com"}`, `{}`, `[]`, `null`, `"x"`, `{"email":1}`,
+		`{"email":"a@b.c","mfa_factors":[{"totp":{"secret":"AB"}}]}`,
+		`{"email":"a@b.c","custom_password_hash":{"algorithm":"md5","hash":{"value":"x","encoding":"hex"}}}`,
+		"{\"email\":\"\xff@b.c\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		errs := validateImportUser(b)
+		for _, e := range errs {
+			if e.Code == "" || e.Message == "" {
+				t.Fatalf("empty error %+v", e)
+			}
+		}
+	})
+}
+
+// FuzzLookupRaw: export field paths never panic.
+func FuzzLookupRaw(f *testing.F) {
+	for _, s := range []string{"user_id", "identities[0].connection", "a[", "a[1][2].b", "a]", "[0]", "user_metadata.preferences.theme", "x[-1]"} {
+		f.Add(s)
+	}
+	raw := fuzzUsers[3].raw
+	f.Fuzz(func(t *testing.T, path string) {
+		lookupRaw(raw, path)
+	})
+}
