@@ -329,7 +329,7 @@ func (s *Auth0) multipart(connID string, file []byte) ([]byte, string, error) {
 }
 
 // startAttempts bounds the creations of one job that fail with a 5xx or a lost answer.
-const startAttempts = 6
+const startAttempts = 8
 
 // startJob creates the job. A 429 (the tenant's job slots are taken, by another process or
 // by a job of ours whose creation answer was lost) is waited out, not counted as a
@@ -345,6 +345,7 @@ func (s *Auth0) startJob(ctx context.Context, body []byte, ctype string) (*jobVi
 			ContentType: ctype, AllowStatus: []int{http.StatusTooManyRequests}})
 		switch {
 		case err == nil && resp.Status == http.StatusTooManyRequests:
+			failures = 0 // the tenant answers: only its job slots are full
 			if time.Now().After(deadline) {
 				return nil, ambiguous, fmt.Errorf("auth0: the tenant refused new import jobs (429) for %s: %w", s.cfg.JobTimeout, core.ErrAborted)
 			}
