@@ -64,7 +64,7 @@ func (d *RolesDiff) Text() string {
 	for _, res := range sortedKeys(d.MissingScopes) {
 		note := ""
 		if slices.Contains(d.MissingResources, res) {
-			note = " (resource not in the target: it will be created)"
+			note = " (the resource itself is not in the target: --create-missing-roles creates it)"
 		}
 		fmt.Fprintf(&b, "missing scopes on %s%s:\n", res, note)
 		for _, s := range d.MissingScopes[res] {
