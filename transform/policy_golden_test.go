@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,8 +13,6 @@ import (
 	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under fixtures/policies")
 
 const policyFixtures = "../fixtures/policies"
 
@@ -90,41 +87,28 @@ func runNasty(t testing.TB, cfg PolicyConfig, plan *Plan) (changes, results []by
 	return cb.Bytes(), rb.Bytes(), pl.Result()
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func policyGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join(policyFixtures, name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./transform -run Golden -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (-update rewrites it):\n--- got\n%s", name, got)
-	}
+	goldenFile(t, filepath.Join(policyFixtures, name), got)
 }
 
 func TestGoldenNastyUsers(t *testing.T) {
 	cfg := goldenConfig()
 	changes, results, plan := runNasty(t, cfg, nil)
-	golden(t, "changes.ndjson.golden", changes)
-	golden(t, "results.ndjson.golden", results)
+	policyGolden(t, "changes.ndjson.golden", changes)
+	policyGolden(t, "results.ndjson.golden", results)
 
 	var text bytes.Buffer
 	if err := plan.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "plan.txt.golden", text.Bytes())
+	policyGolden(t, "plan.txt.golden", text.Bytes())
 	pj, _ := json.MarshalIndent(plan, "", "  ")
-	golden(t, "plan.json.golden", append(pj, '\n'))
+	policyGolden(t, "plan.json.golden", append(pj, '\n'))
 
 	// migrate --plan: the plan's types, not the first user's, decide.
 	_, withPlan, _ := runNasty(t, cfg, plan)
-	golden(t, "results_with_plan.ndjson.golden", withPlan)
+	policyGolden(t, "results_with_plan.ndjson.golden", withPlan)
 }
 
 func TestPlanSaveLoad(t *testing.T) {

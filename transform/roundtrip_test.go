@@ -17,7 +17,7 @@ import (
 	"github.com/segmentio/encoding/json"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under fixtures/mappings")
+var update = flag.Bool("update", false, "rewrite the golden files under fixtures/mappings and fixtures/policies")
 
 const fixturesDir = "../fixtures/mappings"
 
@@ -493,18 +493,24 @@ func golden(t *testing.T, path string, got []byte) {
 		t.Fatal(err)
 	}
 	buf.WriteByte('\n')
+	goldenFile(t, path, buf.Bytes())
+}
+
+// goldenFile compares got with the file at path, or rewrites the file under -update.
+func goldenFile(t *testing.T, path string, got []byte) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
+		t.Fatalf("%v (run go test ./transform -update to create it)", err)
 	}
-	if !bytes.Equal(want, buf.Bytes()) {
-		t.Fatalf("%s differs (run with -update after checking):\n--- want\n%s\n--- got\n%s", path, want, buf.Bytes())
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (-update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 
