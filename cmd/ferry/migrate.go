@@ -34,6 +34,7 @@ type runFlags struct {
 	since                          string
 	noProgress, json               bool
 	encryptTo                      stringList
+	policy                         policyFlags
 }
 
 // stringList is a repeatable flag.
@@ -58,6 +59,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.since, "since", "", "only users changed since this time (RFC 3339, or a duration like 24h)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress display")
 	fs.BoolVar(&f.json, "json", false, "print one JSON summary object on stdout")
+	f.policy.register(fs)
 	fs.Var(&f.encryptTo, "encrypt-to", "encrypt a backup file to this age recipient (age1...); repeatable. Reading it back needs FERRY_AGE_IDENTITY_FILE")
 }
 
@@ -72,6 +74,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) int {
 	var f runFlags
 	fs := newFlags(e, "migrate", "ferry migrate --from SRC --to DST [flags]", migrateExamples)
 	f.register(fs)
+	fs.StringVar(&f.policy.plan, "plan", "", "a plan file from ferry plan --out: fixes each metadata field's type and the roles to check")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -103,8 +106,21 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	if err != nil {
 		return s, fmt.Errorf("%v: %w", err, core.ErrUsage)
 	}
+	var plan *transform.Plan
+	if f.policy.plan != "" {
+		if plan, err = transform.LoadPlan(f.policy.plan); err != nil {
+			return s, fmt.Errorf("--plan: %v: %w", err, core.ErrUsage)
+		}
+	}
+	policies, err := transform.NewPolicies(f.policy.config(f.to, dst.Format()), plan)
+	if err != nil {
+		return s, err
+	}
+	if err := preflight(ctx, e, src, dst, plan, f.policy.createRoles, f.dryRun); err != nil {
+		return s, err
+	}
 	cfg := pipeline.Config{
-		Source: src, Sink: dst, Decoder: dec, Encoder: enc,
+		Source: src, Sink: dst, Decoder: dec, Encoder: enc, Policies: policies,
 		Validate:    validateUser,
 		Losses:      lossesFor(dst),
 		Workers:     f.workers,

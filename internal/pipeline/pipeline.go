@@ -32,7 +32,8 @@ type Config struct {
 	// holding the original value. Nil when the format carries everything.
 	Losses func(*schemas.User) []string
 	// Observe sees every user after transform (plan mode learns from it). Called
-	// concurrently; u is nil when the record could not be decoded.
+	// concurrently; a record that could not be decoded comes as a User holding only its
+	// position in ID.
 	Observe func(u *schemas.User, changes []transform.Change, err error)
 
 	Workers     int              // transform workers; default GOMAXPROCS

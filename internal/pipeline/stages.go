@@ -28,7 +28,7 @@ func (cfg *Config) process(e *entry) {
 	}
 	e.item.User = u
 	ch := transform.Changes{User: userRef(e)}
-	if err := applyPolicies(cfg.Policies, u, &ch); err != nil {
+	if err := transform.ApplyAll(cfg.Policies, u, &ch); err != nil {
 		e.changes = ch.List
 		e.reject("policy", err)
 		cfg.observe(e, err)
@@ -56,20 +56,16 @@ func (cfg *Config) process(e *entry) {
 	cfg.observe(e, nil)
 }
 
-// applyPolicies runs the chain in order and stops at the first rejection.
-func applyPolicies(ps []transform.Policy, u *schemas.User, ch *transform.Changes) error {
-	for _, p := range ps {
-		if err := p.Apply(u, ch); err != nil {
-			return fmt.Errorf("%s: %w", p.Name(), err)
-		}
-	}
-	return nil
-}
-
 func (cfg *Config) observe(e *entry, err error) {
-	if cfg.Observe != nil {
-		cfg.Observe(e.item.User, e.changes, err)
+	if cfg.Observe == nil {
+		return
 	}
+	u := e.item.User
+	if u == nil {
+		// Not decodable: observers still count it, under the record's position.
+		u = &schemas.User{ID: e.rec.Ref}
+	}
+	cfg.Observe(u, e.changes, err)
 }
 
 func (e *entry) reject(stage string, err error) {
