@@ -135,7 +135,7 @@ func NewPlanner() *Planner {
 // logged, rejected what ApplyAll returned. Safe for concurrent use.
 func (pl *Planner) Observe(u *schemas.User, changes []Change, rejected error) {
 	ref := u.Ref()
-	pl.observeTypes(u, changes)
+	pl.observeTypes(u, changes, rejected != nil)
 
 	outcome := "unchanged"
 	for _, ch := range changes {
@@ -246,7 +246,7 @@ func sortOversize(o []OversizeProfile) {
 // observeTypes counts the type of every metadata value. The type rule may already have
 // coerced some values; their originals (the Before of its changes) are counted instead, so
 // the plan shows the source as it is.
-func (pl *Planner) observeTypes(u *schemas.User, changes []Change) {
+func (pl *Planner) observeTypes(u *schemas.User, changes []Change, rejected bool) {
 	var orig map[string]json.RawMessage
 	for _, ch := range changes {
 		if ch.Rule == RuleTypes && ch.Before != nil {
@@ -261,6 +261,10 @@ func (pl *Planner) observeTypes(u *schemas.User, changes []Change) {
 	for i := 0; i < nBlobs; i++ {
 		raw := blobRaw(u, i)
 		if isEmptyJSON(raw) {
+			continue
+		}
+		// Invalid metadata (always a rejection) has no types to count.
+		if rejected && mdScanFlags(raw)&scInvalid != 0 {
 			continue
 		}
 		if orig == nil {

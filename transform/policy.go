@@ -3,7 +3,6 @@ package transform
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 
@@ -136,8 +135,7 @@ func (cfg PolicyConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("policy: reserved prefix %q is itself a reserved name: %w", cfg.ReservedPrefix, core.ErrUsage))
 	}
 	if cfg.DefaultPicture != "" {
-		u, err := url.Parse(cfg.DefaultPicture)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if !isHTTPURL(cfg.DefaultPicture) {
 			errs = append(errs, fmt.Errorf("policy: default picture %q is not an http(s) URL: %w", cfg.DefaultPicture, core.ErrUsage))
 		}
 	}

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bytes"
+	"net/url"
 
 	"github.com/ferry-dev/ferry/schemas"
 )
@@ -143,6 +144,12 @@ func (p *picturePolicy) overrideFromMetadata(u *schemas.User, c *Changes) error 
 	if url == "" {
 		return nil
 	}
+	if !isHTTPURL(url) {
+		// A data: URI or a relative path would make a broken or oversized root picture.
+		c.Add(RulePictureOverride, "user_metadata.picture", nil, nil,
+			"is not an http(s) URL: the root picture is kept")
+		return nil
+	}
 	ri := rootPicture(u)
 	if ri >= 0 && u.Photos[ri].Value == url {
 		return nil
@@ -164,4 +171,9 @@ func (p *picturePolicy) overrideFromMetadata(u *schemas.User, c *Changes) error 
 	u.Photos = append([]schemas.MultiValued{{Value: url, Type: "photo", Primary: true}}, kept...)
 	c.Add(RulePictureOverride, "picture", before, url, note)
 	return nil
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }

@@ -136,6 +136,9 @@ func TestPictures(t *testing.T) {
 		{name: "flattened pictures do not hide the default", mod: func(c *PolicyConfig) { c.DefaultPicture = "https://cdn.example/d.png" },
 			ids: []json.RawMessage{fb}, want: []string{"*https://fb.example/p.jpg"},
 			rules: "picture-flatten@identities[0].idpUserInfo.picture.data.url"},
+		{name: "metadata picture not a URL", photos: []schemas.MultiValued{photo("https://old.example/a.png", true)},
+			um: `{"picture":"data:image/png;base64,iVBORw0KGgo="}`, want: []string{"*https://old.example/a.png"},
+			rules: "picture-override@user_metadata.picture"},
 		{name: "metadata picture as a Graph object", um: `{"picture":{"data":{"url":"https://fb.example/me.jpg"}}}`,
 			want: []string{"*https://fb.example/me.jpg"}, rules: "picture-override@picture"},
 	} {

@@ -286,3 +286,36 @@ func TestApplyAllStopsAtFirstRejection(t *testing.T) {
 		t.Fatalf("rejection leaks the card number: %v", err)
 	}
 }
+
+func TestNoFerryExtension(t *testing.T) {
+	u := &schemas.User{UserName: "plain"}
+	chs, err := apply(t, cfgWith(func(c *PolicyConfig) { c.DefaultPicture = "https://cdn.example/d.png" }), u)
+	if err != nil || len(u.Photos) != 1 || rulesOf(chs) != "default-picture@picture" {
+		t.Fatalf("err %v, photos %v, changes %s", err, u.Photos, rulesOf(chs))
+	}
+}
+
+// Each policy's Apply (without the chain's shared scan) gives what ApplyAll gives.
+func TestApplyMatchesApplyAll(t *testing.T) {
+	app := `{"email":"x","groups":["g"],"flags.beta":true}`
+	um := `{"preference.color":"pink","card":"4111111111111111","$v":1,"bio":"` + strings.Repeat("y", 300) + `"}`
+	cfg := cfgWith(func(c *PolicyConfig) { c.PII = PIIRedact; c.TruncateSearch = true })
+	a := testUser("u", app, um)
+	ca := &Changes{}
+	if err := ApplyAll(mustPolicies(t, cfg, nil), a, ca); err != nil {
+		t.Fatal(err)
+	}
+	b := testUser("u", app, um)
+	cb := &Changes{User: "u"}
+	for _, p := range mustPolicies(t, cfg, nil) {
+		if err := p.Apply(b, cb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(a.Ferry.AppMetadata) != string(b.Ferry.AppMetadata) || string(a.Ferry.UserMetadata) != string(b.Ferry.UserMetadata) {
+		t.Fatalf("Apply and ApplyAll differ:\n%s %s\n%s %s", a.Ferry.AppMetadata, a.Ferry.UserMetadata, b.Ferry.AppMetadata, b.Ferry.UserMetadata)
+	}
+	if rulesOf(ca.List) != rulesOf(cb.List) {
+		t.Fatalf("changes differ:\n%s\n%s", rulesOf(ca.List), rulesOf(cb.List))
+	}
+}
