@@ -272,7 +272,7 @@ func report(e *env, f *runFlags, s pipeline.Summary, err error) int {
 		}{s, code, errString(err)}
 		b, _ := json.Marshal(sum)
 		fmt.Fprintln(out, string(b))
-	} else {
+	} else if code != exitUsage {
 		printSummary(out, s)
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ type policyFlags struct {
 	noPictureOverride bool
 	plan              string // migrate --plan: a plan file fixing each metadata path's type
 	createRoles       bool
+	rules             string // auto, all, auth0, appid, scim, file
 }
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
@@ -30,6 +31,7 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&p.noPictureOverride, "no-picture-override", false, "keep the root picture even when user_metadata.picture is set")
 	fs.StringVar(&c.DefaultPicture, "default-picture", "", "picture URL for users with none")
 	fs.StringVar(&c.PII, "pii", c.PII, "metadata values that look like card numbers or national ids: warn, redact or reject")
+	fs.StringVar(&p.rules, "rules", "auto", "which metadata rules apply: auto (by target), all, auth0, appid, scim or file (PII only)")
 	fs.BoolVar(&p.createRoles, "create-missing-roles", false, "create the roles and scopes the users need that the target lacks (otherwise: abort listing them)")
 }
 
@@ -37,7 +39,14 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 func (p *policyFlags) config(to, toFormat string) transform.PolicyConfig {
 	c := p.cfg
 	c.PictureOverride = !p.noPictureOverride
-	c.Target = policyTarget(to, toFormat)
+	switch p.rules {
+	case "auto", "":
+		c.Target = policyTarget(to, toFormat)
+	case "all":
+		c.Target = "" // the strictest set: every rule
+	default:
+		c.Target = p.rules // checked by PolicyConfig.Validate
+	}
 	return c
 }
 
