@@ -246,20 +246,18 @@ func (cfg *Config) defaults() {
 			cfg.Concurrency = 4
 		}
 	}
+	// A sink's own limits (Auth0: one import file; SCIM: maxOperations) win over the
+	// defaults, larger or smaller; a limit the user set (--batch-size) still caps them.
+	if b, ok := cfg.Sink.(core.Batched); ok {
+		l := b.BatchLimits()
+		cfg.Batch.MaxCount = tighter(cfg.Batch.MaxCount, l.MaxCount)
+		cfg.Batch.MaxBytes = tighter(cfg.Batch.MaxBytes, l.MaxBytes)
+	}
 	if cfg.Batch.MaxCount <= 0 {
 		cfg.Batch.MaxCount = 500
 	}
 	if cfg.Batch.MaxBytes <= 0 {
 		cfg.Batch.MaxBytes = 4 << 20
-	}
-	if b, ok := cfg.Sink.(core.Batched); ok {
-		l := b.BatchLimits()
-		if l.MaxCount > 0 && l.MaxCount < cfg.Batch.MaxCount {
-			cfg.Batch.MaxCount = l.MaxCount
-		}
-		if l.MaxBytes > 0 && l.MaxBytes < cfg.Batch.MaxBytes {
-			cfg.Batch.MaxBytes = l.MaxBytes
-		}
 	}
 	if cfg.Stats == nil {
 		cfg.Stats = new(Stats)
@@ -267,4 +265,15 @@ func (cfg *Config) defaults() {
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = 2 * time.Second
 	}
+}
+
+// tighter is the smaller of two limits, where 0 means no limit.
+func tighter(a, b int) int {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
 }

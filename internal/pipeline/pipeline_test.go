@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,5 +283,25 @@ func TestCheckpointNeverSkipsAhead(t *testing.T) {
 	}
 	if calls < 10 {
 		t.Errorf("only %d checkpoints", calls)
+	}
+}
+
+func TestSinkLimitsWinOverDefaults(t *testing.T) {
+	sink := &memSink{limits: core.BatchLimits{MaxCount: 2000}}
+	cfg := config(&memSource{n: 5000}, sink)
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if largest := slices.Max(sink.batches); largest <= 500 || largest > 2000 {
+		t.Errorf("largest batch %d: want the sink's 2000, not the default 500", largest)
+	}
+	capped := &memSink{limits: core.BatchLimits{MaxCount: 2000}}
+	cfg = config(&memSource{n: 5000}, capped)
+	cfg.Batch.MaxCount = 300 // --batch-size
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if largest := slices.Max(capped.batches); largest > 300 {
+		t.Errorf("largest batch %d over --batch-size 300", largest)
 	}
 }
