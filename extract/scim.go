@@ -315,9 +315,9 @@ func (s *SCIM) cursorRun(ctx context.Context, tok string, skip, offset int64, se
 		if err != nil && tok != "" && errors.As(err, &se) && se.Status == http.StatusBadRequest &&
 			strings.Contains(se.Body, "Cursor") && s.indexSupported() {
 			// The cursor expired (or the server forgot it): carry on by index.
-			s.pager.first = offset
-			s.pager.cursor = nil
-			return s.pager.run(ctx, func(pos int64, item json.RawMessage) error {
+			pg := &indexPager{name: s.pager.name, first: offset, count: s.pager.count, window: prefetch,
+				fetch: s.fetchIndex, idOf: scimID}
+			return pg.run(ctx, func(pos int64, item json.RawMessage) error {
 				return s.emitOne(item, pos, "index="+strconv.FormatInt(pos+1, 10))
 			})
 		}
