@@ -2,6 +2,7 @@ package gen
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -408,4 +409,14 @@ func BenchmarkSCIM(b *testing.B) {
 		buf = AppendSCIM(buf[:0], 1, i, Options{})
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+func BenchmarkWriteNDJSON(b *testing.B) {
+	const n = 100_000
+	for b.Loop() {
+		if err := WriteNDJSON(io.Discard, AppendAuth0, 1, n, Options{Nasty: 0.1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "users/s")
 }

@@ -226,12 +226,8 @@ func (s *Server) applyImport(j *job, now time.Time) {
 }
 
 func (s *Server) usernameTakenLocked(conn, username string, self *user) bool {
-	for _, u := range s.store.byID {
-		if u.username == username && u.connection == conn && (self == nil || u.id != self.id) {
-			return true
-		}
-	}
-	return false
+	id, ok := s.store.byUsername[conn+"\x00"+username]
+	return ok && (self == nil || id != self.id)
 }
 
 // objectID returns a new 24-hex-digit id, like the ones Auth0 gives database users.

@@ -245,3 +245,22 @@ func TestImportRequestValidation(t *testing.T) {
 		t.Fatalf("JSON body: %d", r.status)
 	}
 }
+
+func TestImportUsernameConflict(t *testing.T) {
+	tn := newTenant(t, Config{Seed: 1})
+	tn.runImport([]byte(`[{"email":"a@example.com","username":"alice"}]`), nil)
+	// Upserting the owner with its own username is fine.
+	j := tn.runImport([]byte(`[{"email":"a@example.com","username":"alice","name":"A"}]`), map[string]string{"upsert": "true"})
+	if sum := j["summary"].(map[string]any); sum["updated"] != 1.0 {
+		t.Fatalf("summary %v", sum)
+	}
+	j = tn.runImport([]byte(`[{"email":"b@example.com","username":"alice"}]`), map[string]string{"upsert": "true"})
+	if sum := j["summary"].(map[string]any); sum["failed"] != 1.0 {
+		t.Fatalf("summary %v", sum)
+	}
+	var errs []jobUserErrors
+	tn.get("/api/v2/jobs/"+j["id"].(string)+"/errors").json(t, &errs)
+	if len(errs) != 1 || errs[0].Errors[0].Code != "CONFLICT_USERNAME" {
+		t.Fatalf("errors %+v", errs)
+	}
+}

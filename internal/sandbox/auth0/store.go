@@ -82,11 +82,14 @@ type store struct {
 	mu      sync.RWMutex
 	byID    map[string]*user
 	byEmail map[string][]*user
-	sorted  []*user // by (created, id)
+	// byUsername maps connection + "\x00" + username to the user id: usernames are unique
+	// per connection.
+	byUsername map[string]string
+	sorted     []*user // by (created, id)
 }
 
 func newStore() *store {
-	return &store{byID: map[string]*user{}, byEmail: map[string][]*user{}}
+	return &store{byID: map[string]*user{}, byEmail: map[string][]*user{}, byUsername: map[string]string{}}
 }
 
 func byCreated(a, b *user) int {
@@ -99,11 +102,21 @@ func byCreated(a, b *user) int {
 // putLocked inserts or replaces u; callers hold mu and call resortLocked when done.
 func (s *store) putLocked(u *user) {
 	if old, ok := s.byID[u.id]; ok {
-		s.dropEmailLocked(old)
+		s.unindexLocked(old)
 	}
 	s.byID[u.id] = u
 	if u.email != "" {
 		s.byEmail[u.email] = append(s.byEmail[u.email], u)
+	}
+	if u.username != "" {
+		s.byUsername[u.connection+"\x00"+u.username] = u.id
+	}
+}
+
+func (s *store) unindexLocked(u *user) {
+	s.dropEmailLocked(u)
+	if k := u.connection + "\x00" + u.username; u.username != "" && s.byUsername[k] == u.id {
+		delete(s.byUsername, k)
 	}
 }
 
@@ -144,7 +157,7 @@ func (s *store) delete(id string) bool {
 		return false
 	}
 	delete(s.byID, id)
-	s.dropEmailLocked(u)
+	s.unindexLocked(u)
 	k, found := slices.BinarySearchFunc(s.sorted, u, byCreated)
 	if found {
 		s.sorted = slices.Delete(s.sorted, k, k+1)
