@@ -43,11 +43,7 @@ type emitErr struct{ err error }
 func (e *emitErr) Error() string { return e.err.Error() }
 func (e *emitErr) Unwrap() error { return e.err }
 
-func (a *Auth0) exportUsers(ctx context.Context, members map[string][]string, emit func(core.Record) error) error {
-	job, err := a.exportJob(ctx)
-	if err != nil {
-		return err
-	}
+func (a *Auth0) exportUsers(ctx context.Context, job string, members map[string][]string, emit func(core.Record) error) error {
 	done := a.resume.line // lines already committed (also skipped in a new job's file)
 	for restarts := 0; ; restarts++ {
 		loc, err := a.awaitExport(ctx, job)

@@ -157,3 +157,32 @@ func TestAuth0CheckpointLoop(t *testing.T) {
 		t.Fatalf("err = %v, want ErrHostile", err)
 	}
 }
+
+// TestAuth0PerPageCap covers servers that allow only 50 users a page, silently (answering
+// 50 of the 100 asked for) or with a 400 (Auth0's public cloud documents per_page <= 50).
+func TestAuth0PerPageCap(t *testing.T) {
+	for _, loud := range []bool{false, true} {
+		e := hostileAuth0(t, 730, "/api/v2/users", nil)
+		e.srv = serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/v2/users" {
+				q := r.URL.Query()
+				if q.Get("per_page") == "100" {
+					if loud {
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(http.StatusBadRequest)
+						_, _ = w.Write([]byte(`{"statusCode":400,"error":"Bad Request","message":"Query validation error: 'Value 100 is greater than maximum 50' on property per_page.","errorCode":"invalid_query_string"}`))
+						return
+					}
+					q.Set("per_page", "50")
+					r.URL.RawQuery = q.Encode()
+				}
+			}
+			e.sb.Handler().ServeHTTP(w, r)
+		}), faults.Config{}).URL
+		recs, err := collect(context.Background(), e.source(t, "", nil))
+		if err != nil {
+			t.Fatalf("loud=%v: %v", loud, err)
+		}
+		checkAuth0Export(t, e, recs)
+	}
+}
