@@ -456,7 +456,7 @@ func appIDError(status int, body []byte) string {
 func (w *appIDWrite) reconcile(ctx context.Context, items []*appIDItem) ([]*appIDItem, error) {
 	var again []*appIDItem
 	for _, it := range items {
-		id, ok, err := w.a.find(ctx, it)
+		f, err := w.a.find(ctx, it, "index")
 		if err != nil {
 			if fatal(ctx, err) {
 				return nil, err
@@ -464,8 +464,8 @@ func (w *appIDWrite) reconcile(ctx context.Context, items []*appIDItem) ([]*appI
 			w.set(it, core.Result{Outcome: core.Rejected, Reason: "import outcome unknown and the lookup failed: " + err.Error() + " (check the instance before re-running)"})
 			continue
 		}
-		if ok {
-			w.set(it, core.Result{Outcome: core.Created, TargetID: id})
+		if f != nil {
+			w.set(it, core.Result{Outcome: core.Created, TargetID: f.ID})
 			continue
 		}
 		again = append(again, it)
@@ -473,41 +473,55 @@ func (w *appIDWrite) reconcile(ctx context.Context, items []*appIDItem) ([]*appI
 	return again, nil
 }
 
-// find looks a profile up by email (or, without one, by its identity's id) and returns its
-// App ID id. A hit must come from the same identity provider, since one email can belong
-// to several profiles (a Google and a Facebook login).
-func (a *AppID) find(ctx context.Context, it *appIDItem) (string, bool, error) {
-	q := url.Values{"dataScope": {"index"}}
+// found is a profile a lookup returned; with dataScope=full it carries the attributes
+// and role names too.
+type found struct {
+	ID         string `json:"id"`
+	IDP        string `json:"idp"`
+	Identities []struct {
+		Provider string `json:"provider"`
+	} `json:"identities"`
+	Attributes json.RawMessage `json:"attributes"`
+	Roles      []string        `json:"roles"`
+}
+
+// find looks a profile up by email (or, without one, by its identity's id). A hit must
+// come from the same identity provider, since one email can belong to several profiles
+// (a Google and a Facebook login). scope is "index" (ids only) or "full".
+func (a *AppID) find(ctx context.Context, it *appIDItem, scope string) (*found, error) {
+	q := url.Values{"dataScope": {scope}}
 	switch {
 	case it.email != "":
 		q.Set("email", it.email)
 	case it.idpID != "":
 		q.Set("id", it.idpID)
 	default:
-		return "", false, nil
+		return nil, nil
 	}
 	var out struct {
-		Users []struct {
-			ID  string `json:"id"`
-			IDP string `json:"idp"`
-		} `json:"users"`
+		Users []found `json:"users"`
 	}
 	if err := a.c.GetJSON(ctx, "users", q, &out); err != nil {
-		return "", false, err
+		return nil, err
 	}
-	for _, u := range out.Users {
-		if it.idp == "" || strings.EqualFold(u.IDP, it.idp) {
-			return u.ID, true, nil
+	for i := range out.Users {
+		u := &out.Users[i]
+		idp := u.IDP
+		if idp == "" && len(u.Identities) > 0 {
+			idp = u.Identities[0].Provider
+		}
+		if it.idp == "" || idp == "" || strings.EqualFold(idp, it.idp) {
+			return u, nil
 		}
 	}
-	return "", false, nil
+	return nil, nil
 }
 
 // update brings an existing profile's attributes and roles in line (upsert).
 func (w *appIDWrite) update(ctx context.Context, it *appIDItem) error {
 	a := w.a
-	id, ok, err := a.find(ctx, it)
-	if err != nil || !ok {
+	f, err := a.find(ctx, it, "full")
+	if err != nil || f == nil {
 		if err != nil && fatal(ctx, err) {
 			return err
 		}
@@ -518,21 +532,31 @@ func (w *appIDWrite) update(ctx context.Context, it *appIDItem) error {
 		w.res[it.idx].Reason += "; " + a.c.Redact(why)
 		return nil
 	}
+	id := f.ID
 	path := "users/" + url.PathEscape(id)
+	// dataScope=full answers with the attributes and role names; an instance that answers
+	// with the index fields only is asked for them.
 	var prof struct {
 		Attributes json.RawMessage `json:"attributes"`
 	}
-	if err := a.c.GetJSON(ctx, path+"/profile", nil, &prof); err != nil {
-		return w.updateFailed(ctx, it, err)
-	}
-	var roles struct {
-		Roles []struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"roles"`
-	}
-	if err := a.c.GetJSON(ctx, path+"/roles", nil, &roles); err != nil {
-		return w.updateFailed(ctx, it, err)
+	prof.Attributes = f.Attributes
+	have := f.Roles
+	if f.Attributes == nil {
+		if err := a.c.GetJSON(ctx, path+"/profile", nil, &prof); err != nil {
+			return w.updateFailed(ctx, it, err)
+		}
+		var roles struct {
+			Roles []struct {
+				Name string `json:"name"`
+			} `json:"roles"`
+		}
+		if err := a.c.GetJSON(ctx, path+"/roles", nil, &roles); err != nil {
+			return w.updateFailed(ctx, it, err)
+		}
+		have = make([]string, len(roles.Roles))
+		for i, r := range roles.Roles {
+			have[i] = r.Name
+		}
 	}
 	changed := false
 	if !sameJSON(it.attrs, prof.Attributes) {
@@ -545,10 +569,6 @@ func (w *appIDWrite) update(ctx context.Context, it *appIDItem) error {
 			return w.updateFailed(ctx, it, err)
 		}
 		changed = true
-	}
-	have := make([]string, len(roles.Roles))
-	for i, r := range roles.Roles {
-		have[i] = r.Name
 	}
 	if !sameSet(have, it.roles) {
 		ids, err := a.roleIDsFor(ctx, it.roles)
