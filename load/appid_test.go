@@ -270,3 +270,138 @@ func TestAppIDRateLimit(t *testing.T) {
 		t.Errorf("only %d requests: the test does not exercise the limit", st.Requests)
 	}
 }
+
+func cdSeeds(n int) []json.RawMessage {
+	out := make([]json.RawMessage, n)
+	for i := range out {
+		out[i] = json.RawMessage(`{"scimUser":{"userName":"cd` + strconv.Itoa(i) + `","displayName":"CD User ` + strconv.Itoa(i) +
+			`","emails":[{"value":"cd` + strconv.Itoa(i) + `@example.com","primary":true}],"active":true},` +
+			`"passwordHash":"hash-` + strconv.Itoa(i) + `","passwordHashAlg":"PBKDF2WithHmacSHA512","profile":{"attributes":{"n":` + strconv.Itoa(i) + `}},"roles":["viewer"]}`)
+	}
+	return out
+}
+
+// Cloud Directory: exported from one instance with the encryption secret, imported into
+// another with the same secret, at most 50 users per request.
+func TestAppIDCloudDirectory(t *testing.T) {
+	const n = 120
+	src := newAppIDEnv(t, sbappid.Config{CDUsers: cdSeeds(n)}, "")
+	var recs [][]byte
+	a := src.sink(t, false, "&cloud_directory=true")
+	for start := 0; start < n; start += 50 {
+		var page struct {
+			Users []json.RawMessage `json:"users"`
+		}
+		q := map[string][]string{"encryption_secret": {"s3cret-for-tests"}, "startIndex": {strconv.Itoa(start)}, "count": {"50"}}
+		if err := a.c.GetJSON(context.Background(), "cloud_directory/export", q, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range page.Users {
+			recs = append(recs, u)
+		}
+	}
+	dst := newAppIDEnv(t, sbappid.Config{}, "")
+	var sizes []int
+	dst.rec.intercept = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		if strings.HasSuffix(r.URL.Path, "/cloud_directory/import") {
+			if r.URL.Query().Get("encryption_secret") != "s3cret-for-tests" {
+				t.Errorf("import without the encryption secret")
+			}
+			var b struct {
+				Users []json.RawMessage `json:"users"`
+			}
+			_ = json.Unmarshal(body, &b)
+			dst.rec.mu.Lock()
+			sizes = append(sizes, len(b.Users))
+			dst.rec.mu.Unlock()
+		}
+		return false
+	}
+	sink := dst.sink(t, false, "&cloud_directory=true")
+	if sink.Format() != core.FormatAppIDCD {
+		t.Fatalf("format %s", sink.Format())
+	}
+	sum, reasons := migrate(t, core.FormatAppIDCD, recs, sink, 3)
+	if sum.Created != n || sum.Rejected != 0 {
+		t.Fatalf("%+v %v", sum, first(reasons))
+	}
+	if _, cd := dst.srv.UserCount(); cd != n {
+		t.Fatalf("target holds %d Cloud Directory users, want %d", cd, n)
+	}
+	for _, s := range sizes {
+		if s > 50 {
+			t.Errorf("a Cloud Directory import of %d users (limit 50)", s)
+		}
+	}
+	// A wrong secret: every user is rejected with App ID's reason, and the secret does not
+	// appear in any reason.
+	dst2 := newAppIDEnv(t, sbappid.Config{}, "")
+	bad := dst2.sink(t, false, "&cloud_directory=true")
+	bad.secret = "not-the-secret"
+	sum, reasons = migrate(t, core.FormatAppIDCD, recs[:3], bad, 1)
+	if sum.Rejected != 3 || !strings.Contains(reasons[0], "cannot be decrypted") || strings.Contains(strings.Join(reasons, ""), "not-the-secret") {
+		t.Fatalf("%+v %v", sum, reasons)
+	}
+}
+
+func TestAppIDRoles(t *testing.T) {
+	src := newAppIDEnv(t, sbappid.Config{
+		Applications: []sbappid.AppSeed{{Name: "web", Scopes: []string{"read_x", "write_x"}}, {Name: "api", Scopes: []string{"api.call"}}},
+		Roles: []sbappid.RoleSeed{
+			{Name: "admin", Description: "all", Access: map[string][]string{"web": {"read_x", "write_x"}, "api": {"api.call"}}},
+			{Name: "viewer", Access: map[string][]string{"web": {"read_x"}}},
+		},
+	}, "")
+	dst := newAppIDEnv(t, sbappid.Config{
+		Applications: []sbappid.AppSeed{{Name: "web", Scopes: []string{"keep_me", "read_x"}}, {Name: "api"}},
+		Roles:        []sbappid.RoleSeed{{Name: "viewer", Access: map[string][]string{"web": {"keep_me"}}}},
+	}, "")
+	ctx := context.Background()
+	cat, err := src.sink(t, false, "").Roles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Roles) != 2 || len(cat.Scopes) != 3 {
+		t.Fatalf("source catalog %+v", cat)
+	}
+	target := dst.sink(t, false, "")
+	if err := target.CreateRoles(ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	got, err := target.Roles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perms := map[string][]string{}
+	for _, r := range got.Roles {
+		for _, p := range r.Permissions {
+			perms[r.Name] = append(perms[r.Name], p.Resource+"/"+p.Scope)
+		}
+	}
+	if want := []string{"web/read_x", "web/write_x", "api/api.call"}; !sameSet(perms["admin"], want) {
+		t.Errorf("admin in target: %v, want %v", perms["admin"], want)
+	}
+	if want := []string{"web/keep_me", "web/read_x"}; !sameSet(perms["viewer"], want) {
+		t.Errorf("viewer in target: %v, want %v (existing grants kept)", perms["viewer"], want)
+	}
+	var scopes []string
+	for _, p := range got.Scopes {
+		scopes = append(scopes, p.Resource+"/"+p.Scope)
+	}
+	if want := []string{"web/keep_me", "web/read_x", "web/write_x", "api/api.call"}; !sameSet(scopes, want) {
+		t.Errorf("target scopes %v, want %v (never drop one)", scopes, want)
+	}
+	// Idempotent: a second copy changes nothing.
+	before := dst.rec.count("PUT scopes") + dst.rec.count("POST roles")
+	if err := target.CreateRoles(ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	if after := dst.rec.count("PUT scopes") + dst.rec.count("POST roles"); after != before {
+		t.Errorf("second copy wrote %d times", after-before)
+	}
+	// An application missing in the target is an error, not a silent drop.
+	err = target.CreateRoles(ctx, &core.Catalog{Roles: []core.Role{{Name: "x", Permissions: []core.Permission{{Resource: "mobile", Scope: "a"}}}}})
+	if err == nil || !strings.Contains(err.Error(), `"mobile"`) {
+		t.Errorf("missing application: %v", err)
+	}
+}
