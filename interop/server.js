@@ -8,7 +8,7 @@
 //
 // Usage: node server.js [PORT]      (or PORT=... / SCIM_TOKEN=... in the environment)
 // Prints one line "READY <base url>" once it listens on 127.0.0.1; SCIM_TOKEN (default
-// "interop-token") is the bearer token it accepts. BULK=1 advertises /Bulk support.
+// "interop-token") is the bearer token it accepts.
 import {randomUUID} from "node:crypto";
 import express from "express";
 import SCIMMY from "scimmy";
@@ -50,7 +50,13 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User)
     .egress((resource) => {
         if (resource.id) return stored(resource.id);
         const all = [...users.values()];
-        return resource.filter ? resource.filter.match(all) : all;
+        const hits = resource.filter ? resource.filter.match(all) : all;
+        // SCIMMY leaves paging to the application: it truncates to count, but starting at
+        // startIndex and counting totalResults are the store's job.
+        const c = resource.constraints ?? {};
+        const start = Math.max(Number(c.startIndex ?? 1), 1);
+        if (resource.constraints) resource.constraints.totalResults = hits.length;
+        return hits.slice(start - 1);
     })
     .degress((resource) => {
         stored(resource.id);
@@ -61,10 +67,20 @@ SCIMMY.Config.set({
     patch: true,
     filter: 200,
     sort: true,
-    ...(process.env.BULK === "1" ? {bulk: 100} : {}),
+    bulk: 1000,
 });
 
 const app = express();
+// SCIMMY takes startIndex and count only as numbers, and Express hands the query over as
+// strings: without this shim every list answers the first 20 users whatever is asked.
+app.use((req, res, next) => {
+    const q = {...req.query};
+    for (const k of ["startIndex", "count"]) {
+        if (typeof q[k] === "string" && /^-?\d+$/.test(q[k])) q[k] = Number(q[k]);
+    }
+    Object.defineProperty(req, "query", {value: q, configurable: true, enumerable: true, writable: true});
+    next();
+});
 app.use("/scim/v2", new SCIMMYRouters({
     type: "bearer",
     handler: (req) => {
