@@ -289,40 +289,17 @@ func roleMembers(t testing.TB, s *Auth0, roleName string) map[string]bool {
 	}
 }
 
-// sliceSource yields SCIM records of users, for pipeline runs.
-type sliceSource struct{ users []*schemas.User }
-
-func (s *sliceSource) Name() string   { return "slice" }
-func (s *sliceSource) Format() string { return core.FormatSCIM }
-func (s *sliceSource) Users(ctx context.Context, emit func(core.Record) error) error {
-	for i, u := range s.users {
-		b, err := json.Marshal(u)
-		if err != nil {
-			return err
-		}
-		if err := emit(core.Record{Data: b, Ref: "user " + strconv.Itoa(i), Cursor: strconv.Itoa(i)}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // runPipeline migrates users into sink with the given concurrency.
 func runPipeline(t testing.TB, sink core.Sink, users []*schemas.User, conc int) pipeline.Summary {
 	t.Helper()
-	dec, err := transform.DecoderFor(core.FormatSCIM)
-	if err != nil {
-		t.Fatal(err)
+	recs := make([][]byte, len(users))
+	for i, u := range users {
+		b, err := json.Marshal(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs[i] = b
 	}
-	enc, err := transform.EncoderFor(core.FormatAuth0Import)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := pipeline.Run(context.Background(), pipeline.Config{
-		Source: &sliceSource{users: users}, Sink: sink, Decoder: dec, Encoder: enc, Concurrency: conc, Workers: 2,
-	})
-	if err != nil {
-		t.Fatalf("pipeline: %v (summary %+v)", err, sum)
-	}
+	sum, _ := migrate(t, core.FormatSCIM, recs, sink, conc)
 	return sum
 }

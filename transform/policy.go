@@ -181,6 +181,9 @@ func NewPolicies(cfg PolicyConfig, plan *Plan) ([]Policy, error) {
 			defaultURL: cfg.DefaultPicture,
 		})
 	}
+	if cfg.Target == TargetAppID {
+		ps = append(ps, identitiesPolicy{})
+	}
 	if cfg.auth0Rules() {
 		ps = append(ps, &sizePolicy{truncate: cfg.TruncateSearch})
 		if cfg.SignupLimits {

@@ -40,16 +40,16 @@ func cmdRoles(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "roles", err)
 	}
-	need, err := sourceNeeds(ctx, src, nil)
+	target, ok := dst.(core.RoleReader)
+	if !ok {
+		return fail(e, "roles", fmt.Errorf("target %s has no roles catalog: %w", dst.Name(), core.ErrUsage))
+	}
+	need, err := sourceNeeds(ctx, src, target, nil)
 	if err != nil {
 		return fail(e, "roles", err)
 	}
 	if need == nil {
 		return fail(e, "roles", fmt.Errorf("source %s has no roles catalog: %w", src.Name(), core.ErrUsage))
-	}
-	target, ok := dst.(core.RoleReader)
-	if !ok {
-		return fail(e, "roles", fmt.Errorf("target %s has no roles catalog: %w", dst.Name(), core.ErrUsage))
 	}
 	diff, err := load.Ensure(ctx, need, target, pos[0] == "copy")
 	if *asJSON {
@@ -77,9 +77,10 @@ func fail(e *env, cmd string, err error) int {
 }
 
 // sourceNeeds is the catalog the target must hold: the source's roles that users reference
-// (by the plan when there is one, else every role of the source), with their permissions.
-// nil when the source has no catalog and no plan names roles.
-func sourceNeeds(ctx context.Context, src core.Source, plan *transform.Plan) (*core.Catalog, error) {
+// (by the plan when there is one, else every role of the source), with their permissions,
+// spelled as the target spells them. nil when the source has no catalog and no plan names
+// roles.
+func sourceNeeds(ctx context.Context, src core.Source, target core.RoleReader, plan *transform.Plan) (*core.Catalog, error) {
 	var cat *core.Catalog
 	if rr, ok := src.(core.RoleReader); ok {
 		c, err := rr.Roles(ctx)
@@ -101,7 +102,11 @@ func sourceNeeds(ctx context.Context, src core.Source, plan *transform.Plan) (*c
 	default:
 		return nil, nil
 	}
-	return load.NeedCatalog(cat, names), nil
+	need := load.NeedCatalog(cat, names)
+	if m, ok := target.(core.CatalogMapper); ok {
+		need = m.MapCatalog(need)
+	}
+	return need, nil
 }
 
 // preflight checks, before any user is written, that the target holds the roles and scopes
@@ -112,7 +117,7 @@ func preflight(ctx context.Context, e *env, src core.Source, dst core.Sink, plan
 	if !ok {
 		return nil
 	}
-	need, err := sourceNeeds(ctx, src, plan)
+	need, err := sourceNeeds(ctx, src, target, plan)
 	if err != nil {
 		return err
 	}

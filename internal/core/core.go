@@ -175,6 +175,13 @@ type RoleWriter interface {
 	CreateRoles(ctx context.Context, missing *Catalog) error
 }
 
+// CatalogMapper is a RoleReader whose provider spells scopes its own way (App ID allows
+// only lowercase alphanumerics, '.' and '_'): it maps a source catalog into that spelling
+// before the diff, so that what is created is what is then found.
+type CatalogMapper interface {
+	MapCatalog(*Catalog) *Catalog
+}
+
 // RoleAssigner is a Sink that gives users their roles itself (after a bulk import that
 // cannot), so a format's lack of a roles field loses nothing.
 type RoleAssigner interface {

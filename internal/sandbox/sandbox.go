@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/core"
@@ -18,6 +17,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/sandbox/auth0"
 	"github.com/ferry-dev/ferry/internal/sandbox/faults"
 	"github.com/ferry-dev/ferry/internal/sandbox/scim"
+	"github.com/ferry-dev/ferry/transform"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -84,8 +84,14 @@ func Start(spec Spec) (*Running, error) {
 		h, r.Endpoint, r.Env = s.Handler(), s.Endpoint(base), s.Env()
 	case "appid":
 		cfg := appid.Config{UserCount: n, UserGen: func(i int) []byte { return gen.AppID(spec.Seed, i, gen.Options{Nasty: spec.Nasty}) }}
-		if !spec.Empty {
-			cfg.Applications, cfg.Roles = appIDCatalog(spec.Seed)
+		cfg.Applications, cfg.Roles = appIDCatalog(spec.Seed)
+		if spec.Empty {
+			// A migration target as one finds it: the applications are registered (ferry
+			// does not create OAuth clients), their scopes and the roles are not.
+			for i := range cfg.Applications {
+				cfg.Applications[i].Scopes = nil
+			}
+			cfg.Roles = nil
 		}
 		s, err := appid.New(cfg)
 		if err != nil {
@@ -133,13 +139,13 @@ func Start(spec Spec) (*Running, error) {
 }
 
 // appIDCatalog turns the generated roles catalog into App ID applications and roles:
-// a resource server becomes an application named after it, a permission a scope with the
-// characters App ID refuses replaced.
+// a resource server becomes an application named after it, a permission a scope spelled
+// as App ID accepts it.
 func appIDCatalog(seed int64) ([]appid.AppSeed, []appid.RoleSeed) {
 	cat := gen.Catalog(seed)
 	scopes := map[string][]string{}
 	for _, p := range cat.Scopes {
-		scopes[p.Resource] = append(scopes[p.Resource], AppIDScope(p.Scope))
+		scopes[p.Resource] = append(scopes[p.Resource], transform.AppIDScope(p.Scope))
 	}
 	var apps []appid.AppSeed
 	for name, sc := range scopes {
@@ -149,25 +155,11 @@ func appIDCatalog(seed int64) ([]appid.AppSeed, []appid.RoleSeed) {
 	for _, r := range cat.Roles {
 		acc := map[string][]string{}
 		for _, p := range r.Permissions {
-			acc[p.Resource] = append(acc[p.Resource], AppIDScope(p.Scope))
+			acc[p.Resource] = append(acc[p.Resource], transform.AppIDScope(p.Scope))
 		}
 		roles = append(roles, appid.RoleSeed{Name: r.Name, Description: r.Description, Access: acc})
 	}
 	return apps, roles
-}
-
-// AppIDScope maps an Auth0 permission such as "read:users" to App ID's scope alphabet
-// (lowercase alphanumerics, '.', '_').
-func AppIDScope(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
-		}
-		return '_'
-	}, s)
 }
 
 // loopbackOnly refuses to serve a sandbox, whose credentials are printed, beyond this host.

@@ -1,0 +1,24 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAppIDScope(t *testing.T) {
+	tests := map[string]string{
+		"read:users":                "read_users",
+		"Write:Reports":             "write_reports",
+		"billing.read":              "billing.read",
+		"openid":                    "x_openid",
+		"appid_default":             "x_appid_default",
+		"é:x":                       "__x", // one rune, one underscore
+		strings.Repeat("a", 60):     strings.Repeat("a", 49),
+		"delete:users/{id}/devices": "delete_users__id__devices",
+	}
+	for in, want := range tests {
+		if got := AppIDScope(in); got != want {
+			t.Errorf("AppIDScope(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
