@@ -218,3 +218,21 @@ func TestEncryptedBackupRoundTrip(t *testing.T) {
 		t.Error("restored users differ in number from the originals")
 	}
 }
+
+// TestDemo runs the README's first command on a small tenant: every step must succeed and
+// the backup must verify.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := ferry(t, nil, "demo", "--users", "300", "--no-progress", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("demo exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"== plan", "== roles", "read 300: written 300", "OK: 300 users", "== done"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := backup.Verify(filepath.Join(dir, "auth0-backup.ndjson.gz")); err != nil {
+		t.Error(err)
+	}
+}
