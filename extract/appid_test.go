@@ -2,11 +2,11 @@ package extract
 
 import (
 	"context"
-	"io"
-	"net/url"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
