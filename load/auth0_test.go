@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -132,11 +133,9 @@ func TestAuth0CreateThenUpsert(t *testing.T) {
 }
 
 func pad5(i int) string {
-	s := "00000" + itoa(i)
+	s := "00000" + strconv.Itoa(i)
 	return s[len(s)-5:]
 }
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // Concurrency 8 through the pipeline, many small files: never more than 2 jobs pending.
 func TestAuth0JobLimit(t *testing.T) {

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func BenchmarkSCIMImport(b *testing.B) {
 				if !bc.bulk {
 					e.rec.rewrite = noBulk
 				}
-				dst := "scim+http://" + strings.TrimPrefix(e.url, "http://") + "?rps=" + itoa(bc.rps)
+				dst := "scim+http://" + strings.TrimPrefix(e.url, "http://") + "?rps=" + strconv.Itoa(bc.rps)
 				s, err := Open(context.Background(), dst, core.Options{Getenv: env("SCIM_TOKEN", "tok"), Concurrency: bc.conc})
 				if err != nil {
 					b.Fatal(err)
@@ -84,16 +85,4 @@ func BenchmarkSCIMImport(b *testing.B) {
 			b.ReportMetric(ups/float64(bc.rps*perReq), "ceiling")
 		})
 	}
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{digits[i%10]}, b...)
-	}
-	return string(b)
 }

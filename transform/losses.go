@@ -37,11 +37,11 @@ func RecordLosses(u *schemas.User, format string, paths []string, c *Changes) {
 	if b, err := json.Marshal(u); err == nil {
 		json.Unmarshal(b, &doc)
 	}
-	note := "the " + format + " format has no place for this value"
+	note := "the target (" + format + ") has no place for this value"
 	for _, p := range paths {
-		v := valueAt(doc, p)
-		if redact.IsSecretKey(lastSegment(p)) {
-			v = redact.Marker
+		var v any = redact.Marker
+		if !redact.IsSecretKey(lastSegment(p)) {
+			v = redactedValue(valueAt(doc, p))
 		}
 		c.Add(RuleTargetFormat, p, v, nil, note)
 	}
@@ -86,6 +86,19 @@ func valueAt(doc map[string]any, path string) any {
 		}
 	}
 	return node
+}
+
+// redactedValue masks secrets nested in a lost value (a whole ferry extension holds the
+// password hash).
+func redactedValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	if red, ok := redact.JSON(b); ok {
+		return json.RawMessage(red)
+	}
+	return nil
 }
 
 func lastSegment(p string) string {

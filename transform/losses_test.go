@@ -47,4 +47,11 @@ func TestRecordLosses(t *testing.T) {
 			t.Errorf("%s: the password hash reached the change log", p)
 		}
 	}
+	// A whole extension lost (a SCIM target that does not declare it) keeps its value
+	// with the secrets inside masked.
+	var whole Changes
+	RecordLosses(u, "scim", []string{schemas.FerryUserURN}, &whole)
+	if b := string(whole.List[0].Before); strings.Contains(b, "pbkdf2-secret-hash") || !strings.Contains(b, "logins_count") {
+		t.Errorf("lost ferry extension logged as %s", b)
+	}
 }

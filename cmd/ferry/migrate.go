@@ -207,19 +207,27 @@ func setupResume(f *runFlags, src core.Source, cfg *pipeline.Config) error {
 	return nil
 }
 
-// lossesFor lists what dst's format cannot carry; roles are not lost on a sink that
-// assigns them itself.
+// lossesFor lists what dst cannot carry of a user: what its format has no place for, and
+// what the sink itself leaves out (core.Lossy). Roles are not lost on a sink that assigns
+// them itself.
 func lossesFor(dst core.Sink) func(*schemas.User) []string {
-	f := transform.LossesFor(dst.Format())
-	if _, assigns := dst.(core.RoleAssigner); f == nil || !assigns {
-		return f
+	format := transform.LossesFor(dst.Format())
+	lossy, _ := dst.(core.Lossy)
+	_, assigns := dst.(core.RoleAssigner)
+	if format == nil && lossy == nil {
+		return nil
 	}
 	return func(u *schemas.User) []string {
 		var out []string
-		for _, p := range f(u) {
-			if p != "roles" {
-				out = append(out, p)
+		if format != nil {
+			for _, p := range format(u) {
+				if p != "roles" || !assigns {
+					out = append(out, p)
+				}
 			}
+		}
+		if lossy != nil {
+			out = append(out, lossy.Losses(u)...)
 		}
 		return out
 	}

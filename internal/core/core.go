@@ -182,6 +182,13 @@ type CatalogMapper interface {
 	MapCatalog(*Catalog) *Catalog
 }
 
+// Lossy is a Sink that leaves out parts of a user its target cannot hold (a SCIM server
+// that declares no enterprise extension). It names them, as attribute paths, so the change
+// log keeps their values.
+type Lossy interface {
+	Losses(u *schemas.User) []string
+}
+
 // RoleAssigner is a Sink that gives users their roles itself (after a bulk import that
 // cannot), so a format's lack of a roles field loses nothing.
 type RoleAssigner interface {
