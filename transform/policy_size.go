@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ferry-dev/ferry/schemas"
@@ -96,26 +97,87 @@ func truncateRunes(s string, n int) string {
 // Most profiles are far below 10 KB, so an upper bound is computed first and the user is
 // encoded only when the bound is over the warning threshold.
 func profileSize(u *schemas.User) int {
-	if b := profileSizeBound(u); b <= profileWarnBytes {
+	// Lengths alone first (no byte is looked at), then a scan of every byte, then encoding.
+	if b := sizeBound(u, false); b <= profileWarnBytes {
 		return b
 	}
-	b, err := json.Marshal(u)
+	if b := sizeBound(u, true); b <= profileWarnBytes {
+		return b
+	}
+	bp := sizeBufPool.Get().(*[]byte)
+	defer sizeBufPool.Put(bp)
+	// json.Marshal's flags, plus trust in raw values (see encodeSCIM): the same bytes.
+	b, err := json.Append((*bp)[:0], u, json.EscapeHTML|json.SortMapKeys|json.TrustRawMessage)
+	if cap(b) <= 2*profileMaxBytes {
+		*bp = b[:0]
+	}
 	if err != nil {
 		return profileSizeBound(u)
 	}
 	return len(b)
 }
 
-// profileSizeBound over-estimates the encoded size: raw JSON counts as is, every string six
-// times (the worst escaping, \u00XX), every field 64 bytes of name and punctuation.
-func profileSizeBound(u *schemas.User) int {
+var sizeBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// escapedLen bounds how many bytes each input byte takes inside an encoded JSON string:
+// 2 for '"' and '\', 6 for control characters and for '<', '>', '&' (HTML escaping),
+// 6 for any byte of a non-ASCII rune (an invalid byte becomes \ufffd; U+2028 and U+2029
+// become \u2028 and \u2029), 1 otherwise.
+var escapedLen = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c < 0x20, c == '<', c == '>', c == '&', c >= 0x80:
+			t[c] = 6
+		case c == '"', c == '\\':
+			t[c] = 2
+		default:
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
+// rawGrowth bounds how much a raw JSON value grows when encoded: compaction only shrinks
+// it, HTML escaping turns '<', '>', '&' into 6 bytes and U+2028/U+2029 (3 bytes, led by
+// 0xE2) into 6.
+var rawGrowth = func() (t [256]uint8) {
+	t['<'], t['>'], t['&'], t[0xE2] = 5, 5, 5, 3
+	return t
+}()
+
+// profileSizeBound over-estimates the encoded size: every string and raw value by its
+// worst escaping (above), every field 64 bytes of name and punctuation. It is tight
+// enough that a typical profile of 1-3 KB is never encoded just to be measured.
+func profileSizeBound(u *schemas.User) int { return sizeBound(u, true) }
+
+// sizeBound is profileSizeBound; without scan it looks at lengths only and counts every
+// byte at its worst (6), which settles most profiles without reading them.
+func sizeBound(u *schemas.User, scan bool) int {
 	const field = 64
 	n := 256
 	str := func(ss ...string) {
 		for _, s := range ss {
-			if s != "" {
-				n += 6*len(s) + field
+			if s == "" {
+				continue
 			}
+			n += 2 + field
+			if !scan {
+				n += 6 * len(s)
+				continue
+			}
+			for i := 0; i < len(s); i++ {
+				n += int(escapedLen[s[i]])
+			}
+		}
+	}
+	raw := func(r []byte) {
+		n += len(r) + field
+		if !scan {
+			n += 5 * len(r)
+			return
+		}
+		for _, c := range r {
+			n += int(rawGrowth[c])
 		}
 	}
 	str(u.ID, u.ExternalID, u.UserName, u.DisplayName, u.NickName, u.ProfileURL, u.Title,
@@ -150,10 +212,10 @@ func profileSizeBound(u *schemas.User) int {
 		n += 8 * field
 		str(f.Provider, f.SourceID, f.Connection, f.PasswordHash, f.PasswordHashAlg)
 		for _, id := range f.Identities {
-			n += len(id) + field
+			raw(id)
 		}
 		for _, r := range [][]byte{f.AppMetadata, f.UserMetadata, f.Attributes, f.CustomPasswordHash, f.MFAFactors, f.Extra} {
-			n += len(r) + field
+			raw(r)
 		}
 	}
 	return n

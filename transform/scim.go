@@ -144,6 +144,12 @@ func jsonPath(p string) string {
 	return b.String()
 }
 
+// encodeSCIM trusts the user's raw JSON (metadata, identities, extra) to be valid, which
+// every decoder guarantees (checkRecord validates the whole record before slicing values
+// out of it, and segmentio validates what it stores into a RawMessage) and every policy
+// keeps (rewritten metadata is re-serialized from a parsed tree). Re-validating each raw
+// value cost 7% of a migration's CPU. Raw values are still compacted and HTML-escaped,
+// so the output bytes are the same as before.
 func encodeSCIM(dst []byte, u *schemas.User) ([]byte, error) {
-	return json.Append(dst, u, json.EscapeHTML|json.SortMapKeys)
+	return json.Append(dst, u, json.EscapeHTML|json.SortMapKeys|json.TrustRawMessage)
 }

@@ -14,7 +14,8 @@ import (
 // Log writes NDJSON: rejected records (--rejects) or changes (--changes). Only the
 // committer goroutine writes to it.
 type Log struct {
-	w *bufio.Writer
+	w   *bufio.Writer
+	buf []byte // one line, reused: the committer is the only writer
 }
 
 // NewLog writes NDJSON to w.
@@ -63,14 +64,19 @@ func (l *Log) Reject(e *entry) error {
 			line.RecordBase64 = base64.StdEncoding.EncodeToString(raw)
 		}
 	}
-	return l.write(&line)
+	return l.write(&line, 0)
 }
 
-// Change writes one change.
-func (l *Log) Change(c *transform.Change) error { return l.write(c) }
+// Change writes one change. Its Before and After are trusted to be valid JSON: they come
+// from json.Marshal (transform.Changes.Add) or from a parsed metadata value re-serialized.
+func (l *Log) Change(c *transform.Change) error { return l.write(c, json.TrustRawMessage) }
 
-func (l *Log) write(v any) error {
-	b, err := json.Marshal(v)
+// write appends v as one line with json.Marshal's flags (the same bytes), plus extra.
+func (l *Log) write(v any, extra json.AppendFlags) error {
+	b, err := json.Append(l.buf[:0], v, json.EscapeHTML|json.SortMapKeys|extra)
+	if cap(b) <= 1<<20 {
+		l.buf = b[:0]
+	}
 	if err != nil {
 		return err
 	}

@@ -149,8 +149,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		workers.Add(1)
 		g.Go(func() error {
 			defer workers.Done()
+			var w scratch
 			for e := range jobs {
-				cfg.process(e)
+				cfg.process(e, &w)
 				select {
 				case transformed <- e:
 				case <-gctx.Done():

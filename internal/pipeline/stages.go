@@ -11,9 +11,21 @@ import (
 	"github.com/ferry-dev/ferry/transform"
 )
 
+// scratch is one transform worker's reusable memory.
+type scratch struct {
+	// enc is the encode buffer: a user is encoded into it and then copied out at its exact
+	// size, so the encoder never grows a fresh slice by doubling (which cost more CPU and
+	// garbage than the encoding itself) and the copy that travels on holds no slack.
+	enc []byte
+}
+
+// maxScratch bounds what a worker keeps between users: one oversized profile must not pin
+// megabytes for the rest of the run.
+const maxScratch = 256 << 10
+
 // process turns a raw record into an encoded item, or marks it rejected with the stage and
 // the reason. It runs in N workers at once and never fails the run.
-func (cfg *Config) process(e *entry) {
+func (cfg *Config) process(e *entry, w *scratch) {
 	e.item = core.Item{Seq: e.seq, Ref: e.rec.Ref, Raw: e.rec.Data}
 	if e.rec.Err != nil {
 		e.reject("read", e.rec.Err)
@@ -42,13 +54,16 @@ func (cfg *Config) process(e *entry) {
 			return
 		}
 	}
-	data, err := cfg.Encoder.Encode(nil, u)
+	buf, err := cfg.Encoder.Encode(w.enc[:0], u)
+	if cap(buf) <= maxScratch {
+		w.enc = buf[:0]
+	}
 	if err != nil {
 		e.reject("encode", err)
 		cfg.observe(e, err)
 		return
 	}
-	e.item.Data = data
+	e.item.Data = append(make([]byte, 0, len(buf)), buf...)
 	if cfg.Losses != nil {
 		transform.RecordLosses(u, cfg.Sink.Format(), cfg.Losses(u), &ch)
 		e.changes = ch.List
