@@ -25,7 +25,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	nasty := fs.Float64("nasty", 0.1, "share of awkward users")
 	dir := fs.String("dir", "", "where to write the backup, rejects and change log (default: a new temp dir)")
 	noProgress := fs.Bool("no-progress", false, "no progress display")
-	if _, code, ok := parse(fs, args); !ok {
+	if _, code, ok := parse(e, fs, args); !ok {
 		return code
 	}
 	if *dir == "" {

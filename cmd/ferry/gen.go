@@ -25,7 +25,7 @@ func cmdGen(_ context.Context, e *env, args []string) int {
 	seed := fs.Int64("seed", 1, "seed: the same seed gives the same users, byte for byte")
 	nasty := fs.Float64("nasty", 0, "share (0..1) of awkward records: dotted and $ keys, reserved names, type clashes, long values, big profiles, card numbers")
 	out := fs.String("out", "-", "output file (.gz compresses); - for stdout")
-	if _, code, ok := parse(fs, args); !ok {
+	if _, code, ok := parse(e, fs, args); !ok {
 		return code
 	}
 	f, err := gen.ForProvider(*provider)

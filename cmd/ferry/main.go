@@ -91,13 +91,23 @@ func newFlags(e *env, name, synopsis, examples string) *flag.FlagSet {
 }
 
 // parse parses flags that may come before, between or after positional arguments.
-// It returns the positional arguments, or an exit status when it should stop.
-func parse(fs *flag.FlagSet, args []string) ([]string, int, bool) {
+// It returns the positional arguments, or an exit status when it should stop. Help that
+// was asked for goes to stdout (to be paged); usage after a mistake goes to stderr.
+func parse(e *env, fs *flag.FlagSet, args []string) ([]string, int, bool) {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			fs.SetOutput(e.stdout)
+			fs.Usage()
+			return nil, exitOK, false
+		}
+		if a == "--" {
+			break
+		}
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(os.Stdout)
 				return nil, exitOK, false
 			}
 			return nil, exitUsage, false

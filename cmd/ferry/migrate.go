@@ -75,7 +75,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "migrate", "ferry migrate --from SRC --to DST [flags]", migrateExamples)
 	f.register(fs)
 	fs.StringVar(&f.policy.plan, "plan", "", "a plan file from ferry plan --out: fixes each metadata field's type and the roles to check")
-	if _, code, ok := parse(fs, args); !ok {
+	if _, code, ok := parse(e, fs, args); !ok {
 		return code
 	}
 	if f.from == "" || f.to == "" {

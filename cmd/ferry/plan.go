@@ -26,7 +26,7 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "plan", "ferry plan --from SRC [--to DST] [--out plan.json] [--json]", planExamples)
 	f.register(fs)
 	out := fs.String("out", "", "save the plan as JSON, for ferry migrate --plan")
-	if _, code, ok := parse(fs, args); !ok {
+	if _, code, ok := parse(e, fs, args); !ok {
 		return code
 	}
 	if f.from == "" {

@@ -23,7 +23,7 @@ func cmdRoles(ctx context.Context, e *env, args []string) int {
 	from := fs.String("from", "", "source tenant")
 	to := fs.String("to", "", "target tenant")
 	asJSON := fs.Bool("json", false, "print the difference as JSON")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parse(e, fs, args)
 	if !ok {
 		return code
 	}

@@ -30,7 +30,7 @@ func cmdSandbox(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&spec.Listen, "listen", "127.0.0.1:0", "address to serve on (loopback only)")
 	fs.BoolVar(&spec.Empty, "empty", false, "start without users or roles (a migration target)")
 	asJSON := fs.Bool("json", false, `print one line {"provider","url","endpoint","env"} and serve`)
-	if _, code, ok := parse(fs, args); !ok {
+	if _, code, ok := parse(e, fs, args); !ok {
 		return code
 	}
 	r, err := sandbox.Start(spec)

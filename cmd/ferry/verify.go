@@ -18,7 +18,7 @@ const verifyExamples = `  ferry verify backup-2026-11-22.ndjson.gz
 func cmdVerify(_ context.Context, e *env, args []string) int {
 	fs := newFlags(e, "verify", "ferry verify [--json] BACKUP", verifyExamples)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on stdout")
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parse(e, fs, args)
 	if !ok {
 		return code
 	}
