@@ -29,7 +29,12 @@ import (
 
 // ErrMirrorRefused means mirror mode removed nothing because a guard refused. It wraps
 // core.ErrAborted (exit status 3).
-var ErrMirrorRefused = fmt.Errorf("mirror refused: %w", core.ErrAborted)
+var ErrMirrorRefused error = mirrorRefused{}
+
+type mirrorRefused struct{}
+
+func (mirrorRefused) Error() string { return "mirror refused" }
+func (mirrorRefused) Unwrap() error { return core.ErrAborted }
 
 // MirrorConfig sets the guards.
 type MirrorConfig struct {

@@ -125,10 +125,6 @@ func runMirror(ctx context.Context, e *env, dst core.Sink, names *sourceNames, s
 	if names == nil || !m.on {
 		return runErr
 	}
-	skip := func(why string) error {
-		fmt.Fprintf(e.stderr, "mirror: nothing removed: %s\n", why)
-		return fmt.Errorf("%w: %s", load.ErrMirrorRefused, why)
-	}
 	switch {
 	case runErr != nil && !errors.Is(runErr, pipeline.ErrInterrupted):
 		fmt.Fprintln(e.stderr, "mirror: nothing removed: the run failed")
@@ -141,7 +137,7 @@ func runMirror(ctx context.Context, e *env, dst core.Sink, names *sourceNames, s
 		return pipeline.ErrInterrupted
 	}
 	if ok, why := names.keep.Complete(); !ok {
-		return skip("the source was not read completely: " + why)
+		return fmt.Errorf("%w: nothing removed: the source was not read completely: %s", load.ErrMirrorRefused, why)
 	}
 	rep, err := load.Mirror(ctx, dst, names.keep, load.MirrorConfig{
 		MaxDelete: m.maxDelete, Force: m.force, DryRun: dryRun, Delete: m.delete,
@@ -149,8 +145,7 @@ func runMirror(ctx context.Context, e *env, dst core.Sink, names *sourceNames, s
 	m.report = &rep
 	printMirror(e.stderr, dst, &rep)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "mirror: %v\n", err)
-		return err
+		return err // printed by the caller, with the run's summary
 	}
 	if rep.Failed > 0 {
 		return fmt.Errorf("mirror: %d of %d users could not be %s (see above): %w", rep.Failed, rep.Candidates, pastTense(rep.Action), core.ErrAborted)
@@ -185,6 +180,9 @@ func printMirror(w io.Writer, dst core.Sink, r *load.MirrorReport) {
 		}
 	} else if r.Removed+r.Failed > 0 {
 		fmt.Fprintf(w, "mirror: %s %d users, %d failed\n", pastTense(r.Action), r.Removed, r.Failed)
+	}
+	if !r.DryRun && r.Removed+r.Failed == 0 {
+		return // refused: the error names the first users
 	}
 	for _, u := range r.Users {
 		line := fmt.Sprintf("  %-16s %q (id %q)", u.Status, u.UserName, u.ID)
