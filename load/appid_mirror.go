@@ -51,7 +51,7 @@ func (a *AppID) ListUsers(ctx context.Context, fn func(core.TargetUser) error) e
 		}
 		fresh := 0
 		for _, u := range page.Users {
-			if u.ID == "" || seen.add(u.ID) {
+			if u.ID != "" && seen.add(u.ID) {
 				fresh++
 			}
 			if err := fn(core.TargetUser{ID: u.ID, UserName: u.Email, Email: u.Email}); err != nil {
@@ -59,7 +59,7 @@ func (a *AppID) ListUsers(ctx context.Context, fn func(core.TargetUser) error) e
 			}
 		}
 		if len(page.Users) > 0 && fresh == 0 {
-			return fmt.Errorf("appid: list users at %d: a page holds only users listed already (paging ignored?)", start)
+			return fmt.Errorf("appid: list users at %d: a page holds no user not listed already (paging ignored?)", start)
 		}
 		start += len(page.Users)
 		// An empty page is the end; a short one too unless the total says otherwise (an

@@ -79,7 +79,7 @@ func (s *SCIM) ListUsers(ctx context.Context, fn func(core.TargetUser) error) er
 		fresh := 0
 		for _, r := range l.Resources {
 			u := core.TargetUser{ID: rawText(r.ID), UserName: r.UserName, Inactive: inactive(r.Active)}
-			if u.ID == "" || seen.add(u.ID) {
+			if u.ID != "" && seen.add(u.ID) {
 				fresh++
 			}
 			if err := fn(u); err != nil {
@@ -88,7 +88,7 @@ func (s *SCIM) ListUsers(ctx context.Context, fn func(core.TargetUser) error) er
 		}
 		n := int64(len(l.Resources))
 		if n > 0 && fresh == 0 {
-			return fmt.Errorf("scim: list users after %d: a page holds only users listed already (paging ignored?)", read)
+			return fmt.Errorf("scim: list users after %d: a page holds no user not listed already (paging ignored?)", read)
 		}
 		read += n
 		if l.NextCursor != "" {
