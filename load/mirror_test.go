@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -316,5 +318,25 @@ func TestKeepSetConcurrentAndIncomplete(t *testing.T) {
 	ok, why := k.Complete()
 	if ok || !strings.Contains(why, "line 0") || !strings.Contains(why, "2 more") {
 		t.Errorf("Complete = %v, %q", ok, why)
+	}
+}
+
+// BenchmarkKeepSetMillion measures the heap a million source users cost (name and email
+// each) and the time to collect them.
+func BenchmarkKeepSetMillion(b *testing.B) {
+	const users = 1_000_000
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		k := NewKeepSet()
+		for i := range users {
+			k.Add("user" + strconv.Itoa(i))
+			k.Add("user" + strconv.Itoa(i) + "@example.com")
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(k.Len()), "heap-bytes/key")
+		runtime.KeepAlive(k)
 	}
 }
