@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/ferry-dev/ferry/internal/checkpoint"
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/endpoint"
+	"github.com/ferry-dev/ferry/internal/pipeline"
+	"github.com/ferry-dev/ferry/load"
+	"github.com/ferry-dev/ferry/schemas"
+	"github.com/ferry-dev/ferry/transform"
+)
+
+// Mirror mode (ferry migrate --mirror): after a complete run, remove from the target the
+// users that no longer exist in the source. The pipeline's Observe hook collects every
+// source user's keys while it runs; runMirror then hands them to load.Mirror, which holds
+// the guards (max-delete, complete listing, deactivate rather than delete on SCIM).
+
+// mirrorFlags are migrate's mirror-mode flags.
+type mirrorFlags struct {
+	on        bool
+	maxDelete int
+	force     bool
+	delete    bool
+	// report is what the last runMirror did, for the --json summary ("mirror" key).
+	report *load.MirrorReport
+}
+
+// defaultMaxDelete is small on purpose: a nightly clone loses a few users a day; losing
+// many at once is far more often a wrong source than a real exodus.
+const defaultMaxDelete = 10
+
+func (m *mirrorFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&m.on, "mirror", false, "also remove target users that are no longer in the source (only after a complete, successful read; SCIM targets are deactivated, not deleted)")
+	fs.IntVar(&m.maxDelete, "max-delete", defaultMaxDelete, "with --mirror: refuse to remove more users than this without --force")
+	fs.BoolVar(&m.force, "force", false, "with --mirror: remove users even when more than --max-delete are gone from the source")
+	fs.BoolVar(&m.delete, "mirror-delete", false, "with --mirror on a SCIM target: DELETE users instead of setting active=false")
+}
+
+// prepare checks the flags against the run before anything is read or written, and
+// returns the collector for the pipeline's Observe hook (nil without --mirror).
+func (m *mirrorFlags) prepare(f *runFlags, dst core.Sink) (*sourceNames, error) {
+	if !m.on {
+		if m.force || m.delete {
+			return nil, fmt.Errorf("--force and --mirror-delete only apply with --mirror: %w", core.ErrUsage)
+		}
+		return nil, nil
+	}
+	if m.maxDelete < 0 {
+		return nil, fmt.Errorf("--max-delete %d: want 0 or more: %w", m.maxDelete, core.ErrUsage)
+	}
+	if f.since != "" {
+		return nil, fmt.Errorf("--mirror needs every source user, and --since reads only the changed ones: %w", core.ErrUsage)
+	}
+	if _, ok := dst.(core.Lister); !ok {
+		return nil, fmt.Errorf("--mirror: target %s cannot list its users (mirror an Auth0, App ID or SCIM target): %w", dst.Name(), core.ErrUsage)
+	}
+	_, canRemove := dst.(core.Remover)
+	_, canDeactivate := dst.(core.Deactivator)
+	switch {
+	case !canRemove && !canDeactivate:
+		return nil, fmt.Errorf("--mirror: target %s cannot remove users: %w", dst.Name(), core.ErrUsage)
+	case m.delete && !canRemove:
+		return nil, fmt.Errorf("--mirror-delete: target %s cannot delete users: %w", dst.Name(), core.ErrUsage)
+	case m.delete && !canDeactivate:
+		return nil, fmt.Errorf("--mirror-delete applies to SCIM targets, which otherwise deactivate; %s always deletes: %w", dst.Name(), core.ErrUsage)
+	}
+	if dst.Format() == core.FormatAppIDCD {
+		return nil, fmt.Errorf("--mirror: App ID Cloud Directory targets are not mirrored (deleting a profile leaves the directory user); use a profiles target: %w", core.ErrUsage)
+	}
+	names := newSourceNames()
+	if f.resume != "" && !f.dryRun {
+		// A resumed run reads only what follows the checkpoint: it copies the rest, but it
+		// has not seen every source user, so it must not remove any.
+		st, err := checkpoint.Load(f.resume, endpoint.Redact(f.from), endpoint.Redact(f.to))
+		if err == nil && st != nil && st.Cursor != "" && !st.Done {
+			names.keep.Incomplete("this run resumes from " + f.resume + " and does not read the users committed before it; run again without a pending checkpoint to mirror")
+		}
+	}
+	return names, nil
+}
+
+// sourceNames collects the keys of every source user, as the pipeline's Observe hook.
+type sourceNames struct {
+	keep *load.KeepSet
+}
+
+func newSourceNames() *sourceNames { return &sourceNames{keep: load.NewKeepSet()} }
+
+// observe records a user's userName, emails and source id, whatever became of the user
+// afterwards (a user the target rejected is still in the source, and stays). A record
+// that could not be decoded arrives as a User holding only its position in ID: the
+// source is then not known completely, and mirror mode will refuse.
+func (c *sourceNames) observe(u *schemas.User, _ []transform.Change, _ error) {
+	if u == nil {
+		c.keep.Incomplete("a record the pipeline could not name")
+		return
+	}
+	if u.UserName == "" {
+		ref := u.Ref()
+		if ref == "" {
+			ref = "a record"
+		}
+		c.keep.Incomplete(ref + " could not be read as a user with a userName")
+		return
+	}
+	c.keep.Add(u.UserName)
+	for _, e := range u.Emails {
+		c.keep.Add(e.Value)
+	}
+	if u.Ferry != nil {
+		c.keep.Add(u.Ferry.SourceID)
+	}
+}
+
+// runMirror runs mirror mode after the pipeline: only when the run succeeded, was not
+// interrupted and every source record was read as a user. It prints what it did (the
+// full list in a dry run) to stderr and keeps the report in m.report for --json.
+func runMirror(ctx context.Context, e *env, dst core.Sink, names *sourceNames, summary pipeline.Summary, runErr error, m *mirrorFlags, dryRun bool) error {
+	if names == nil || !m.on {
+		return runErr
+	}
+	switch {
+	case runErr != nil && !errors.Is(runErr, pipeline.ErrInterrupted):
+		fmt.Fprintln(e.stderr, "mirror: nothing removed: the run failed")
+		return runErr // the run's own error says why; its exit status stands
+	case runErr != nil || summary.Interrupted:
+		fmt.Fprintln(e.stderr, "mirror: nothing removed: the run was interrupted")
+		if runErr != nil {
+			return runErr
+		}
+		return pipeline.ErrInterrupted
+	}
+	if ok, why := names.keep.Complete(); !ok {
+		return fmt.Errorf("%w: nothing removed: the source was not read completely: %s", load.ErrMirrorRefused, why)
+	}
+	rep, err := load.Mirror(ctx, dst, names.keep, load.MirrorConfig{
+		MaxDelete: m.maxDelete, Force: m.force, DryRun: dryRun, Delete: m.delete,
+	})
+	m.report = &rep
+	printMirror(e.stderr, dst, &rep)
+	if err != nil {
+		return err // printed by the caller, with the run's summary
+	}
+	if rep.Failed > 0 {
+		return fmt.Errorf("mirror: %d of %d users could not be %s (see above): %w", rep.Failed, rep.Candidates, pastTense(rep.Action), core.ErrAborted)
+	}
+	return nil
+}
+
+func pastTense(action string) string {
+	if action == "remove" {
+		return "removed"
+	}
+	return action + "d"
+}
+
+// printMirror writes the report for a person: counts, then every user concerned.
+func printMirror(w io.Writer, dst core.Sink, r *load.MirrorReport) {
+	if r.Action == "" {
+		return // refused before listing
+	}
+	fmt.Fprintf(w, "mirror: %d users in %s: %d in the source, %d gone from it", r.Listed, dst.Name(), r.Kept, r.Candidates)
+	if r.AlreadyInactive > 0 {
+		fmt.Fprintf(w, " (and %d gone but already inactive)", r.AlreadyInactive)
+	}
+	if r.Unidentified > 0 {
+		fmt.Fprintf(w, "; %d without a name to match by, kept", r.Unidentified)
+	}
+	fmt.Fprintln(w)
+	if r.DryRun {
+		fmt.Fprintf(w, "mirror (dry run): would %s %d users:\n", r.Action, r.Candidates)
+		if r.OverLimit {
+			fmt.Fprintf(w, "mirror (dry run): that is more than --max-delete %d: the real run refuses without --force\n", r.MaxDelete)
+		}
+	} else if r.Removed+r.Failed > 0 {
+		fmt.Fprintf(w, "mirror: %s %d users, %d failed\n", pastTense(r.Action), r.Removed, r.Failed)
+	}
+	if !r.DryRun && r.Removed+r.Failed == 0 {
+		return // refused: the error names the first users
+	}
+	for _, u := range r.Users {
+		line := fmt.Sprintf("  %-16s %q (id %q)", u.Status, u.UserName, u.ID)
+		if u.Error != "" {
+			line += ": " + u.Error
+		}
+		fmt.Fprintln(w, line)
+	}
+}

@@ -1,0 +1,46 @@
+package core
+
+import "context"
+
+// Mirror mode (ferry migrate --mirror) removes from a target the users that are gone from
+// the source. A Sink takes part by implementing Lister and Remover (and Deactivator where
+// the provider's clients deactivate rather than delete); load.Mirror decides who goes.
+
+// TargetUser is a user a target holds, as much of it as mirror mode needs to match it
+// against the source and to remove it.
+type TargetUser struct {
+	// ID is the target's own id of the user: what removal addresses.
+	ID string `json:"id"`
+	// UserName is the name the user is matched by, derived the way the provider's
+	// decoder derives userName (Auth0: username | email | user_id; App ID: email; SCIM:
+	// userName). Empty means the user cannot be matched, and is then never removed.
+	UserName string `json:"userName,omitempty"`
+	// Email is a second key to match by, where the target derives names from emails.
+	Email string `json:"email,omitempty"`
+	// Inactive is set when the target already holds the user deactivated (SCIM
+	// active=false): deactivating it again is not a change.
+	Inactive bool `json:"inactive,omitempty"`
+}
+
+// Lister is a Sink that can enumerate the users it manages (an Auth0 database
+// connection, an App ID instance's profiles, a SCIM service provider's Users).
+type Lister interface {
+	// ListUsers calls fn for every user, streaming page by page. It returns an error if
+	// the listing could not be completed; a caller must then treat what it saw as partial.
+	ListUsers(ctx context.Context, fn func(TargetUser) error) error
+}
+
+// Remover is a Sink that can delete users.
+type Remover interface {
+	// RemoveUsers deletes users and returns one error per user, in order: nil when the
+	// user is gone (also when it was already gone). The error is for failures that end
+	// the removal (auth, target unreachable).
+	RemoveUsers(ctx context.Context, users []TargetUser) ([]error, error)
+}
+
+// Deactivator is a Sink that can deactivate users without deleting them (SCIM
+// active=false, the way provisioning clients such as Entra ID and Okta de-provision).
+type Deactivator interface {
+	// DeactivateUsers returns one error per user, in order, like RemoveUsers.
+	DeactivateUsers(ctx context.Context, users []TargetUser) ([]error, error)
+}

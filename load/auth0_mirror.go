@@ -1,0 +1,289 @@
+package load
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/segmentio/encoding/json"
+
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/httpx"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
+)
+
+// Mirror mode on Auth0: the users of the sink's database connection (identities[0] in
+// it: users merely linked to it belong to another connection and are never listed).
+//
+//	list    GET /api/v2/users?q=identities.connection:"C"&sort=created_at:1 while the
+//	        query matches at most 1,000 users (the search index pages no further);
+//	        beyond that a users-exports job for the connection (fields user_id, email,
+//	        username), its gzipped NDJSON file streamed line by line
+//	remove  DELETE /api/v2/users/{id} (204; a 404 means already gone)
+
+var (
+	_ core.Lister  = (*Auth0)(nil)
+	_ core.Remover = (*Auth0)(nil)
+)
+
+// auth0MirrorUser is what mirror mode reads of a user.
+type auth0MirrorUser struct {
+	UserID     json.RawMessage `json:"user_id"`
+	Email      string          `json:"email"`
+	Username   string          `json:"username"`
+	Identities []struct {
+		Connection string `json:"connection"`
+	} `json:"identities"`
+}
+
+// target derives the user's name as the Auth0 decoder derives userName.
+func (u *auth0MirrorUser) target() core.TargetUser {
+	id := rawText(u.UserID)
+	name := u.Username
+	if name == "" {
+		name = u.Email
+	}
+	if name == "" {
+		name = id
+	}
+	return core.TargetUser{ID: id, UserName: name, Email: u.Email}
+}
+
+// rawText reads a JSON string or number as text (user_id may be a number in real answers).
+func rawText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(v, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// auth0SearchCap is how many results the search index pages through, however paged.
+const auth0SearchCap = 1000
+
+// ListUsers implements core.Lister.
+func (s *Auth0) ListUsers(ctx context.Context, fn func(core.TargetUser) error) error {
+	connID, err := s.connection(ctx)
+	if err != nil {
+		return err
+	}
+	q := url.Values{
+		"q":    {`identities.connection:"` + luceneEscape(s.cfg.Connection) + `"`},
+		"sort": {"created_at:1"}, "search_engine": {"v3"},
+		"fields": {"user_id,email,username,identities"}, "include_fields": {"true"},
+	}
+	read := 0
+	for page := 0; ; page++ {
+		size := s.api.pageSize()
+		if (page+1)*size > auth0SearchCap {
+			// The query grew past what search can page through: the export sees it all.
+			// Users listed already come again; mirror mode drops repeats by id.
+			return s.exportUsers(ctx, connID, fn)
+		}
+		users, total, err := listPage[auth0MirrorUser](ctx, s.api, "users", "users", q, page)
+		if err != nil {
+			return fmt.Errorf("auth0: list users of connection %q, page %d: %w", s.cfg.Connection, page, err)
+		}
+		if page == 0 && total > auth0SearchCap {
+			return s.exportUsers(ctx, connID, fn)
+		}
+		for i := range users {
+			u := &users[i]
+			if len(u.Identities) > 0 && u.Identities[0].Connection != s.cfg.Connection {
+				continue // linked to the connection; a user of another one
+			}
+			if err := fn(u.target()); err != nil {
+				return err
+			}
+		}
+		read += len(users)
+		if len(users) < s.api.pageSize() || (total >= 0 && read >= total) {
+			return nil
+		}
+	}
+}
+
+// exportUsers lists the connection's users through a users-exports job.
+func (s *Auth0) exportUsers(ctx context.Context, connID string, fn func(core.TargetUser) error) error {
+	body := map[string]any{"connection_id": connID, "format": "json",
+		"fields": []map[string]string{{"name": "user_id"}, {"name": "email"}, {"name": "username"}}}
+	var job struct {
+		ID string `json:"id"`
+	}
+	// A second job for one request only costs the tenant some work: safe to resend.
+	if _, err := s.api.c.DoJSON(ctx, &httpx.Request{Method: http.MethodPost, Path: "jobs/users-exports", Idempotent: true}, body, &job); err != nil {
+		return fmt.Errorf("auth0: create users export: %w", err)
+	}
+	if job.ID == "" || strings.ContainsAny(job.ID, "/?#") {
+		return fmt.Errorf("auth0: create users export: answer without a usable job id")
+	}
+	loc, err := s.awaitExport(ctx, job.ID)
+	if err != nil {
+		return err
+	}
+	u, err := s.exportLocation(loc)
+	if err != nil {
+		return err
+	}
+	// A client of its own: no bearer token for the signed URL, and the download does not
+	// spend the Management API budget.
+	dl, err := httpx.New(httpx.Config{Name: "auth0 export", BaseURL: u.Scheme + "://" + u.Host + "/", Transport: s.cfg.Transport})
+	if err != nil {
+		return err
+	}
+	rc, _, err := dl.Stream(ctx, &httpx.Request{Path: u.String()})
+	if err != nil {
+		return fmt.Errorf("auth0: export job %s: download: %w", job.ID, err)
+	}
+	defer rc.Close()
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		return fmt.Errorf("auth0: export job %s: file is not gzip: %w", job.ID, err)
+	}
+	defer zr.Close()
+	lines := jsonstream.NewNDJSON(&inflateCap{r: zr, left: exportInflateCap}, 0)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := lines.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("auth0: export job %s: %w", job.ID, err)
+		}
+		var mu auth0MirrorUser
+		if rec.Err != nil {
+			return fmt.Errorf("auth0: export job %s: line %d: %w", job.ID, rec.N, rec.Err)
+		}
+		if err := json.Unmarshal(rec.Data, &mu); err != nil {
+			return fmt.Errorf("auth0: export job %s: line %d: %w", job.ID, rec.N, err)
+		}
+		if err := fn(mu.target()); err != nil {
+			return err
+		}
+	}
+}
+
+// exportInflateCap bounds a decompressed export of three short fields a user: 4 GiB is
+// tens of millions of users, and a gzip bomb stops there.
+const exportInflateCap = 4 << 30
+
+type inflateCap struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *inflateCap) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("auth0: export file larger than %d bytes decompressed: %w", int64(exportInflateCap), httpx.ErrTooLarge)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+// awaitExport polls an export job until it completes and returns its file's location.
+func (s *Auth0) awaitExport(ctx context.Context, id string) (string, error) {
+	deadline := time.Now().Add(s.cfg.JobTimeout)
+	wait := s.cfg.PollInitial
+	for {
+		var j struct {
+			Status   string `json:"status"`
+			Location string `json:"location"`
+		}
+		if err := s.api.c.GetJSON(ctx, "jobs/"+url.PathEscape(id), nil, &j); err != nil {
+			return "", fmt.Errorf("auth0: export job %s: %w", id, err)
+		}
+		switch j.Status {
+		case "completed":
+			if j.Location == "" {
+				return "", fmt.Errorf("auth0: export job %s: completed without a location", id)
+			}
+			return j.Location, nil
+		case "failed":
+			return "", fmt.Errorf("auth0: export job %s failed", id)
+		case "pending", "processing", "":
+		default:
+			return "", fmt.Errorf("auth0: export job %s: unknown status %q", id, j.Status)
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("auth0: export job %s: not completed after %s", id, s.cfg.JobTimeout)
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return "", err
+		}
+		wait = min(wait*3/2, s.cfg.PollMax)
+	}
+}
+
+// auth0ExportHost matches the hosts Auth0 serves export files from (user-exports.auth0.com
+// and the regional user-exports.REGION.auth0.com).
+var auth0ExportHost = regexp.MustCompile(`^user-exports(\.[a-z0-9-]+)?\.auth0\.com$`)
+
+// exportLocation refuses a location that is not https (plain http only between loopback
+// hosts: the sandbox), or that is neither on the API's host nor Auth0's export host: a
+// tampered job answer must not make ferry read a list of users from elsewhere.
+func (s *Auth0) exportLocation(loc string) (*url.URL, error) {
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("auth0: export location %s is not a plain absolute URL", httpx.RedactURL(loc))
+	}
+	root, err := url.Parse(s.cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("auth0: base URL: %w", err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if root.Scheme != "http" || !loopbackHost(u.Hostname()) || !loopbackHost(root.Hostname()) {
+			return nil, fmt.Errorf("auth0: export location %s is not https", httpx.RedactURL(loc))
+		}
+	default:
+		return nil, fmt.Errorf("auth0: export location %s is not https", httpx.RedactURL(loc))
+	}
+	if strings.EqualFold(u.Host, root.Host) {
+		return u, nil
+	}
+	overridden := !strings.EqualFold(root.Host, s.cfg.Domain)
+	if !overridden && u.Port() == "" && auth0ExportHost.MatchString(strings.ToLower(u.Host)) {
+		return u, nil
+	}
+	return nil, fmt.Errorf("auth0: export location on host %q, expected %q or Auth0's export host", u.Host, root.Host)
+}
+
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// RemoveUsers implements core.Remover: DELETE /api/v2/users/{id}, two at a time (the
+// tenant's shared limiter paces them within the write-users budget).
+func (s *Auth0) RemoveUsers(ctx context.Context, users []core.TargetUser) ([]error, error) {
+	return eachUser(ctx, users, 2, func(ctx context.Context, u core.TargetUser) error {
+		_, err := s.api.c.Do(ctx, &httpx.Request{Method: http.MethodDelete, Path: "users/" + url.PathEscape(u.ID),
+			AllowStatus: []int{http.StatusNotFound}})
+		if err != nil {
+			return fmt.Errorf("auth0: delete user %s: %w", u.ID, err)
+		}
+		return nil
+	})
+}

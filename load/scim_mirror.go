@@ -1,0 +1,188 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/segmentio/encoding/json"
+
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/httpx"
+)
+
+// Mirror mode on a SCIM service provider (RFC 7644):
+//
+//	list        GET /Users?attributes=userName,active&startIndex=&count= (1-based), and
+//	            cursor=/nextCursor (RFC 9865) whenever the provider sends a nextCursor
+//	deactivate  PATCH /Users/{id} replace active=false (the default: what provisioning
+//	            clients such as Entra ID and Okta do when a user leaves; the account and
+//	            its history stay, and an upsert run that finds the user in the source
+//	            again sets active back); a provider without PATCH gets GET + PUT
+//	remove      DELETE /Users/{id} (with --mirror-delete only)
+//
+// Users are matched by userName alone: it is the key SCIM clients identify users by, and
+// an email shared by a renamed user must not keep its stale account alive.
+
+var (
+	_ core.Lister      = (*SCIM)(nil)
+	_ core.Remover     = (*SCIM)(nil)
+	_ core.Deactivator = (*SCIM)(nil)
+)
+
+const (
+	scimListPage = 100
+	// scimListMaxPages bounds a listing whose provider never says it is done.
+	scimListMaxPages  = 1 << 20
+	scimPatchOpURN    = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+	scimMirrorParally = 4
+)
+
+type scimMirrorList struct {
+	TotalResults *int64 `json:"totalResults"`
+	Resources    []struct {
+		ID       json.RawMessage `json:"id"`
+		UserName string          `json:"userName"`
+		Active   json.RawMessage `json:"active"`
+	} `json:"Resources"`
+	NextCursor string `json:"nextCursor"`
+}
+
+// ListUsers implements core.Lister.
+func (s *SCIM) ListUsers(ctx context.Context, fn func(core.TargetUser) error) error {
+	count := scimListPage
+	if m := s.sp.Filter.MaxResults; m > 0 {
+		count = min(count, m)
+	}
+	var read int64
+	cursor, byCursor := "", false
+	usedCursors := map[string]bool{}
+	seen := newIDSet()
+	for pages := 0; ; pages++ {
+		if pages > scimListMaxPages {
+			return fmt.Errorf("scim: list users: more than %d pages", scimListMaxPages)
+		}
+		q := url.Values{"attributes": {"userName,active"}, "count": {strconv.Itoa(count)}}
+		if byCursor {
+			q.Set("cursor", cursor)
+		} else {
+			q.Set("startIndex", strconv.FormatInt(read+1, 10))
+		}
+		var l scimMirrorList
+		if err := s.c.GetJSON(ctx, "Users", q, &l); err != nil {
+			return fmt.Errorf("scim: list users after %d: %w", read, err)
+		}
+		fresh := 0
+		for _, r := range l.Resources {
+			u := core.TargetUser{ID: rawText(r.ID), UserName: r.UserName, Inactive: inactive(r.Active)}
+			if u.ID != "" && seen.add(u.ID) {
+				fresh++
+			}
+			if err := fn(u); err != nil {
+				return err
+			}
+		}
+		n := int64(len(l.Resources))
+		if n > 0 && fresh == 0 {
+			return fmt.Errorf("scim: list users after %d: a page holds no user not listed already (paging ignored?)", read)
+		}
+		read += n
+		if l.NextCursor != "" {
+			// RFC 9865: follow nextCursor whenever the provider sends one.
+			if usedCursors[l.NextCursor] {
+				return fmt.Errorf("scim: list users: nextCursor came back twice")
+			}
+			usedCursors[l.NextCursor] = true
+			cursor, byCursor = l.NextCursor, true
+			continue
+		}
+		switch {
+		case byCursor, n == 0:
+			return nil // the last cursor page has no nextCursor
+		case l.TotalResults != nil && read >= *l.TotalResults:
+			return nil
+		case l.TotalResults == nil && n < int64(count):
+			return nil
+		}
+	}
+}
+
+// inactive reads active=false, also as the string "false" some providers send.
+func inactive(raw json.RawMessage) bool {
+	v := strings.Trim(strings.TrimSpace(string(raw)), `"`)
+	return strings.EqualFold(v, "false")
+}
+
+// DeactivateUsers implements core.Deactivator.
+func (s *SCIM) DeactivateUsers(ctx context.Context, users []core.TargetUser) ([]error, error) {
+	body, _ := json.Marshal(map[string]any{
+		"schemas":    []string{scimPatchOpURN},
+		"Operations": []map[string]any{{"op": "replace", "path": "active", "value": false}},
+	})
+	return eachUser(ctx, users, scimMirrorParally, func(ctx context.Context, u core.TargetUser) error {
+		path := "Users/" + url.PathEscape(u.ID)
+		resp, err := s.c.Do(ctx, &httpx.Request{Method: http.MethodPatch, Path: path, Body: body, Idempotent: true,
+			AllowStatus: []int{http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented}})
+		if err != nil {
+			return fmt.Errorf("scim: deactivate user %s: %w", u.ID, err)
+		}
+		switch resp.Status {
+		case http.StatusNotFound:
+			return nil // gone already: not active either
+		case http.StatusMethodNotAllowed, http.StatusNotImplemented:
+			return s.deactivateByPut(ctx, u)
+		}
+		return nil
+	})
+}
+
+// deactivateByPut replaces the user with itself, active=false, for providers without
+// PATCH (If-Match with its version when it has one, so a concurrent change is not lost).
+func (s *SCIM) deactivateByPut(ctx context.Context, u core.TargetUser) error {
+	path := "Users/" + url.PathEscape(u.ID)
+	var cur map[string]any
+	resp, err := s.c.DoJSON(ctx, &httpx.Request{Path: path, AllowStatus: []int{http.StatusNotFound}}, nil, &cur)
+	if err != nil {
+		return fmt.Errorf("scim: deactivate user %s: read it: %w", u.ID, err)
+	}
+	if resp.Status == http.StatusNotFound {
+		return nil
+	}
+	if cur == nil {
+		return fmt.Errorf("scim: deactivate user %s: the provider returned no user", u.ID)
+	}
+	ver := version(cur)
+	delete(cur, "meta")
+	cur["active"] = false
+	b, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	r := &httpx.Request{Method: http.MethodPut, Path: path, Body: b}
+	if ver != "" {
+		r.Header = http.Header{"If-Match": {ver}}
+	}
+	if _, err := s.c.Do(ctx, r); err != nil {
+		if errors.Is(err, httpx.ErrPreconditionFailed) {
+			return fmt.Errorf("scim: deactivate user %s: changed meanwhile (412); left as it is, the next run looks again", u.ID)
+		}
+		return fmt.Errorf("scim: deactivate user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+// RemoveUsers implements core.Remover: DELETE /Users/{id} (204; a 404 means already gone).
+func (s *SCIM) RemoveUsers(ctx context.Context, users []core.TargetUser) ([]error, error) {
+	return eachUser(ctx, users, scimMirrorParally, func(ctx context.Context, u core.TargetUser) error {
+		_, err := s.c.Do(ctx, &httpx.Request{Method: http.MethodDelete, Path: "Users/" + url.PathEscape(u.ID),
+			AllowStatus: []int{http.StatusNotFound}})
+		if err != nil {
+			return fmt.Errorf("scim: delete user %s: %w", u.ID, err)
+		}
+		return nil
+	})
+}
