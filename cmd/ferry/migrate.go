@@ -35,6 +35,7 @@ type runFlags struct {
 	noProgress, json               bool
 	encryptTo                      stringList
 	policy                         policyFlags
+	mirror                         mirrorFlags
 }
 
 // stringList is a repeatable flag.
@@ -74,6 +75,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) int {
 	var f runFlags
 	fs := newFlags(e, "migrate", "ferry migrate --from SRC --to DST [flags]", migrateExamples)
 	f.register(fs)
+	f.mirror.register(fs)
 	fs.StringVar(&f.policy.plan, "plan", "", "a plan file from ferry plan --out: fixes each metadata field's type and the roles to check")
 	if _, code, ok := parse(e, fs, args); !ok {
 		return code
@@ -95,6 +97,10 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 		return s, err
 	}
 	dst, err := load.Open(ctx, f.to, core.Options{Format: f.toFormat, Getenv: e.getenv, Upsert: f.upsert, Concurrency: f.concurrency, Source: src.Name(), EncryptTo: f.encryptTo, Stdout: e.stdout})
+	if err != nil {
+		return s, err
+	}
+	names, err := f.mirror.prepare(f, dst)
 	if err != nil {
 		return s, err
 	}
@@ -129,6 +135,9 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 		DryRun:      f.dryRun,
 		Stop:        e.stop,
 		Stats:       new(pipeline.Stats),
+	}
+	if names != nil {
+		cfg.Observe = names.observe
 	}
 	if f.since != "" {
 		t, err := parseSince(f.since, time.Now())
@@ -177,7 +186,7 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 		err = checkpoint.Save(f.resume, &checkpoint.State{From: endpoint.Redact(f.from), To: endpoint.Redact(f.to),
 			Cursor: s.Cursor, Read: s.Read, Written: s.Written, Rejected: s.Rejected, Skipped: s.Skipped, Done: true})
 	}
-	return s, err
+	return s, runMirror(ctx, e, dst, names, s, err, &f.mirror, f.dryRun)
 }
 
 func setupResume(f *runFlags, src core.Source, cfg *pipeline.Config) error {
@@ -275,9 +284,10 @@ func report(e *env, f *runFlags, s pipeline.Summary, err error) int {
 	if f.json {
 		sum := struct {
 			pipeline.Summary
-			Status int    `json:"exit_status"`
-			Error  string `json:"error,omitempty"`
-		}{s, code, errString(err)}
+			Mirror *load.MirrorReport `json:"mirror,omitempty"`
+			Status int                `json:"exit_status"`
+			Error  string             `json:"error,omitempty"`
+		}{s, f.mirror.report, code, errString(err)}
 		b, _ := json.Marshal(sum)
 		fmt.Fprintln(out, string(b))
 	} else if code != exitUsage {
