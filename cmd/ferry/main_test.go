@@ -11,6 +11,9 @@ import (
 
 	"filippo.io/age"
 	"github.com/ferry-dev/ferry/internal/backup"
+	"github.com/ferry-dev/ferry/internal/checkpoint"
+	"github.com/ferry-dev/ferry/internal/endpoint"
+	"github.com/ferry-dev/ferry/internal/sandbox"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -233,5 +236,39 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := backup.Verify(filepath.Join(dir, "auth0-backup.ndjson.gz")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestResumeAppendsToLogs resumes a run from a state file: the records before the cursor are
+// not read again, and the rejects written before the crash are kept.
+func TestResumeAppendsToLogs(t *testing.T) {
+	dir := t.TempDir()
+	sb, err := sandbox.Start(sandbox.Spec{Provider: "scim", Empty: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	getenv := func(k string) string { return sb.Env[k] }
+	in := filepath.Join(dir, "in.ndjson")
+	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"%s"}` + "\n"
+	os.WriteFile(in, []byte("garbage before the cursor\n"+strings.Replace(user, "%s", "first", 1)+
+		"garbage after the cursor\n"+strings.Replace(user, "%s", "last", 1)), 0o600)
+	state := filepath.Join(dir, "state.json")
+	if err := checkpoint.Save(state, &checkpoint.State{From: in, To: endpoint.Redact(sb.Endpoint), Cursor: "n=2", Read: 2, Written: 1, Rejected: 1}); err != nil {
+		t.Fatal(err)
+	}
+	rej := filepath.Join(dir, "rejects.ndjson")
+	os.WriteFile(rej, []byte(`{"ref":"line 1","stage":"decode","reason":"from the run that crashed"}`+"\n"), 0o600)
+	code, out, errs := ferry(t, getenv, "migrate", "--from", in, "--to", sb.Endpoint, "--resume", state, "--rejects", rej, "--json", "--no-progress")
+	if code != exitRejected || !strings.Contains(out, `"read":2`) || !strings.Contains(out, `"written":1`) {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	got, _ := os.ReadFile(rej)
+	if !strings.Contains(string(got), "from the run that crashed") || !strings.Contains(string(got), `"ref":"line 3"`) || strings.Contains(string(got), `"ref":"line 1","stage":"decode","reason":"(record)`) {
+		t.Errorf("rejects after resume:\n%s", got)
+	}
+	st, err := checkpoint.Load(state, in, endpoint.Redact(sb.Endpoint))
+	if err != nil || !st.Done || st.Read != 4 || st.Written != 2 || st.Rejected != 2 {
+		t.Errorf("state after resume: %+v, %v (want the counts of both runs, done)", st, err)
 	}
 }

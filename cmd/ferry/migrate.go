@@ -152,6 +152,12 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 			return s, err
 		}
 	}
+	var resumed *checkpoint.State
+	if f.resume != "" && !f.dryRun {
+		if resumed, err = setupResume(f, src, dst, &cfg); err != nil {
+			return s, err
+		}
+	}
 	for _, l := range []struct {
 		path string
 		dst  **pipeline.Log
@@ -159,17 +165,13 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 		if l.path == "" {
 			continue
 		}
-		w, err := createPrivate(l.path)
+		// A resumed run appends: the reasons recorded before the crash must survive it.
+		w, err := openPrivate(l.path, resumed != nil)
 		if err != nil {
 			return s, err
 		}
 		defer w.Close()
 		*l.dst = pipeline.NewLog(w)
-	}
-	if f.resume != "" && !f.dryRun {
-		if err := setupResume(f, src, &cfg); err != nil {
-			return s, err
-		}
 	}
 	var total int64
 	if c, ok := src.(core.Counter); ok {
@@ -183,37 +185,57 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	stop()
 	if err == nil && cfg.Checkpoint != nil {
 		// A finished run's state says so: the next run with the same file starts afresh.
-		err = checkpoint.Save(f.resume, &checkpoint.State{From: endpoint.Redact(f.from), To: endpoint.Redact(f.to),
-			Cursor: s.Cursor, Read: s.Read, Written: s.Written, Rejected: s.Rejected, Skipped: s.Skipped, Done: true})
+		st := stateOf(f, resumed, s.Cursor, s)
+		st.Done = true
+		err = checkpoint.Save(f.resume, st)
 	}
 	return s, runMirror(ctx, e, dst, names, s, err, &f.mirror, f.dryRun)
 }
 
-func setupResume(f *runFlags, src core.Source, cfg *pipeline.Config) error {
-	from, to := endpoint.Redact(f.from), endpoint.Redact(f.to)
-	st, err := checkpoint.Load(f.resume, from, to)
+// setupResume restarts the source after the state file's cursor, when a previous run
+// left one, and makes the pipeline keep the state. It returns the state resumed from.
+func setupResume(f *runFlags, src core.Source, dst core.Sink, cfg *pipeline.Config) (*checkpoint.State, error) {
+	st, err := checkpoint.Load(f.resume, endpoint.Redact(f.from), endpoint.Redact(f.to))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if st != nil && st.Cursor != "" && !st.Done {
+	if st == nil || st.Cursor == "" || st.Done {
+		st = nil
+	} else {
 		r, ok := src.(core.Resumer)
 		if !ok {
-			return fmt.Errorf("--resume: source %s cannot restart from a position: %w", src.Name(), core.ErrUsage)
+			return nil, fmt.Errorf("--resume: source %s cannot restart from a position: %w", src.Name(), core.ErrUsage)
 		}
-		if _, isFile := cfg.Sink.(core.Sequential); isFile {
+		if _, isFile := dst.(core.Sequential); isFile {
 			// A file target is written whole or not at all; resuming would leave out the
 			// users committed before the crash.
-			return fmt.Errorf("--resume: target %s is a file, which is rewritten from the start on each run; remove %s to start over: %w", cfg.Sink.Name(), f.resume, core.ErrUsage)
+			return nil, fmt.Errorf("--resume: target %s is a file, which is rewritten from the start on each run; remove %s to start over: %w", dst.Name(), f.resume, core.ErrUsage)
 		}
 		if err := r.ResumeAfter(st.Cursor); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	cfg.Checkpoint = func(cursor string, s pipeline.Summary) error {
-		return checkpoint.Save(f.resume, &checkpoint.State{From: from, To: to, Cursor: cursor,
-			Read: s.Read, Written: s.Written, Rejected: s.Rejected, Skipped: s.Skipped})
+		return checkpoint.Save(f.resume, stateOf(f, st, cursor, s))
 	}
-	return nil
+	return st, nil
+}
+
+// stateOf is the state to save: the counts of the runs before a resume plus this one's,
+// and the cursor (the resumed-from one until this run commits further).
+func stateOf(f *runFlags, prev *checkpoint.State, cursor string, s pipeline.Summary) *checkpoint.State {
+	st := &checkpoint.State{From: endpoint.Redact(f.from), To: endpoint.Redact(f.to), Cursor: cursor,
+		Read: s.Read, Written: s.Written, Rejected: s.Rejected, Skipped: s.Skipped}
+	if prev != nil {
+		if cursor == "" {
+			st.Cursor = prev.Cursor
+		}
+		st.Read += prev.Read
+		st.Written += prev.Written
+		st.Rejected += prev.Rejected
+		st.Skipped += prev.Skipped
+	}
+	return st
 }
 
 // lossesFor lists what dst cannot carry of a user: what its format has no place for, and
@@ -247,9 +269,14 @@ func validateUser(u *schemas.User) error {
 	return schemas.Violations(schemas.Validate(u)).Err()
 }
 
-// createPrivate creates a file for user data: mode 0600, whatever the umask.
-func createPrivate(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+// openPrivate opens a file for user data, mode 0600 whatever the umask: truncated, or
+// appended to when a resumed run continues it.
+func openPrivate(path string, appendTo bool) (*os.File, error) {
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if appendTo {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
 	if err != nil {
 		return nil, err
 	}
