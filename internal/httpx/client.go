@@ -305,7 +305,7 @@ func (c *Client) attempt(ctx context.Context, r *Request, method string, u *url.
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		err = c.explain(ctx, actx, ctl, err)
+		err = c.explain(ctx, actx, ctl, sanitize(err))
 		cancel()
 		return try{err: err, sent: sent.Load()}
 	}
@@ -389,8 +389,7 @@ func (c *Client) stopped(method, rurl string, err, last error) error {
 
 // causeText avoids repeating the URL that a *url.Error or *StatusError already prints.
 func causeText(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
+	if ue, ok := err.(*url.Error); ok && ue.Err != nil {
 		return ue.Err.Error()
 	}
 	var se *StatusError
@@ -404,11 +403,10 @@ func causeText(err error) string {
 	return err.Error()
 }
 
-// sanitize rebuilds a *url.Error around the redacted URL, so that a caller unwrapping the
-// error cannot print a key that was in the query.
+// sanitize rebuilds the *url.Error that http.Client returns around the redacted URL, so
+// that a caller unwrapping the error cannot print a key that was in the query.
 func sanitize(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
+	if ue, ok := err.(*url.Error); ok {
 		return &url.Error{Op: ue.Op, URL: RedactURL(ue.URL), Err: ue.Err}
 	}
 	return err
