@@ -18,7 +18,7 @@ import (
 //   - remaining 0, or a 429: nobody sends anything until the reset (Retry-After or
 //     x-ratelimit-reset; without either, the client's backoff), and a 429 halves the rate;
 //   - the bucket refilled (remaining back over half the limit): the configured rate again;
-//     without rate headers the rate climbs back additively after each success.
+//     without rate headers the rate climbs back by 2% after each success.
 //
 // All times come from the callers (the clients' clocks), so tests can drive it with a
 // fake clock; rate.Limiter is used only through its explicit-time methods.
@@ -157,12 +157,11 @@ func (l *Limiter) observe(now time.Time, status int, h http.Header, fallback tim
 	}
 	if !rh.hasRemaining {
 		if l.paced && status < 400 {
-			// No budget signal: climb back additively (AIMD) after a 429 halved the rate.
-			step := l.base / 10
-			if l.base == rate.Inf {
-				step = l.lim.Limit()
-			}
-			if next := l.lim.Limit() + step; next >= l.base {
+			// No budget signal: creep back up, 2% per success. A faster climb (base/10
+			// per success) was measured bouncing off a 5 rps server every few requests;
+			// at 2% the excess drains the server's burst only every ~20 s.
+			next := l.lim.Limit()*1.02 + minRate
+			if next >= l.base {
 				l.restore(now)
 			} else {
 				l.lim.SetLimitAt(now, next)
