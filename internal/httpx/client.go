@@ -180,6 +180,7 @@ func (c *Client) exchange(ctx context.Context, r *Request, stream bool) (*outcom
 		var tok string
 		if auth {
 			if tok, err = c.tok.Token(ctx); err != nil {
+				c.lim.done()
 				if ctx.Err() != nil {
 					return nil, c.stopped(method, rurl, ctx.Err(), last)
 				}
@@ -189,6 +190,7 @@ func (c *Client) exchange(ctx context.Context, r *Request, stream bool) (*outcom
 		}
 		t := c.attempt(ctx, r, method, u, tok, stream, maxBody)
 		if t.err != nil {
+			c.lim.done()
 			if ctx.Err() != nil {
 				return nil, c.stopped(method, rurl, ctx.Err(), t.err)
 			}
