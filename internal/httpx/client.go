@@ -174,13 +174,14 @@ func (c *Client) exchange(ctx context.Context, r *Request, stream bool) (*outcom
 	refreshed := false
 	var last error
 	for attempt := 1; ; attempt++ {
-		if err := c.lim.wait(ctx, c.clk); err != nil {
+		tk, err := c.lim.wait(ctx, c.clk)
+		if err != nil {
 			return nil, c.stopped(method, rurl, err, last)
 		}
 		var tok string
 		if auth {
 			if tok, err = c.tok.Token(ctx); err != nil {
-				c.lim.done()
+				c.lim.done(tk)
 				if ctx.Err() != nil {
 					return nil, c.stopped(method, rurl, ctx.Err(), last)
 				}
@@ -190,7 +191,7 @@ func (c *Client) exchange(ctx context.Context, r *Request, stream bool) (*outcom
 		}
 		t := c.attempt(ctx, r, method, u, tok, stream, maxBody)
 		if t.err != nil {
-			c.lim.done()
+			c.lim.done(tk)
 			if ctx.Err() != nil {
 				return nil, c.stopped(method, rurl, ctx.Err(), t.err)
 			}
@@ -208,7 +209,7 @@ func (c *Client) exchange(ctx context.Context, r *Request, stream bool) (*outcom
 		now := c.clk.now()
 		hint, hasHint := serverHint(status, h, now)
 		fallback := backoff(attempt - 1)
-		c.lim.observe(now, status, h, fallback, slices.Contains(r.AllowStatus, http.StatusTooManyRequests))
+		c.lim.observe(tk, now, status, h, fallback, slices.Contains(r.AllowStatus, http.StatusTooManyRequests))
 		if r.allowed(status) {
 			return &outcome{resp: t.resp, body: t.body, ctl: t.ctl}, nil
 		}

@@ -101,8 +101,8 @@ func FuzzRateHeaders(f *testing.F) {
 			t.Fatalf("reset %q -> %v", reset, rh.reset)
 		}
 		l := NewLimiter(10, 10)
-		l.observe(now, status, h, time.Second, false)
-		if r := l.Rate(); !(r >= minRate && r <= 10) {
+		l.observe(ticket{seq: 1, sent: now}, now, status, h, time.Second, false)
+		if r := float64(l.Rate()); !(r >= float64(minRate) && r <= max(10, rh.limit)) {
 			t.Fatalf("rate %v after %v", r, h)
 		}
 		if l.BlockedUntil().Sub(now) > week {

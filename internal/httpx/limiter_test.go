@@ -56,12 +56,8 @@ func (b *bucketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			b.violations = append(b.violations, now)
 		}
 	}
-	full := now.Add(time.Duration((b.capacity - b.tokens) / b.refill * float64(time.Second)))
-	reset := time.Unix(full.Unix(), 0)
-	if reset.Before(full) {
-		reset = reset.Add(time.Second) // ceil: never promise a reset earlier than true
-	}
 	if b.tokens < 1 {
+		reset := b.reset(now)
 		b.n429++
 		if b.hideHeaders {
 			wait := math.Ceil((1 - b.tokens) / b.refill)
@@ -78,9 +74,20 @@ func (b *bucketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.ok++
 	b.minRemain = min(b.minRemain, int(b.tokens))
 	if !b.hideHeaders {
-		b.setHeaders(w, int(b.tokens), reset)
+		b.setHeaders(w, int(b.tokens), b.reset(now))
 	}
 	w.Write([]byte("{}"))
+}
+
+// reset is when the bucket, as it is after this request, is full again, rounded up to
+// the second: never a reset earlier than true.
+func (b *bucketServer) reset(now time.Time) time.Time {
+	full := now.Add(time.Duration((b.capacity - b.tokens) / b.refill * float64(time.Second)))
+	reset := time.Unix(full.Unix(), 0)
+	if reset.Before(full) {
+		reset = reset.Add(time.Second)
+	}
+	return reset
 }
 
 func (b *bucketServer) setHeaders(w http.ResponseWriter, remaining int, reset time.Time) {
@@ -213,75 +220,84 @@ func TestLimiterObserve(t *testing.T) {
 			"X-Ratelimit-Reset":     {strconv.FormatInt(now.Add(resetIn).Unix(), 10)},
 		}
 	}
-	l := NewLimiter(16, 50)
-	l.observe(now, 200, hdr(50, 40, 2*time.Second), 0, false)
-	if l.Rate() != 16 {
-		t.Fatalf("plenty left: rate %v, want 16", l.Rate())
+	var seq uint64
+	tk := func() ticket { seq++; return ticket{seq: seq, sent: now} }
+
+	// Started like the extract source: 50 rps, burst 10. The first answer shows the
+	// server's bucket: its burst becomes ours at once, less one token in reserve.
+	l := NewLimiter(50, 10)
+	l.observe(tk(), now, 200, hdr(50, 49, time.Second), 0, false)
+	if l.tb.cap != 49 || l.tb.tokens != 48 {
+		t.Fatalf("first answer: capacity %v level %v, want 49 and 48", l.tb.cap, l.tb.tokens)
 	}
-	l.observe(now, 200, hdr(50, 10, 5*time.Second), 0, false)
-	if l.Rate() != 2 {
-		t.Fatalf("10 left for 5 s: rate %v, want 2", l.Rate())
+	// 40 tokens missing, full again within 3 s (rounded up) of the send: the refill is at
+	// least 39/3 = 13 per second, and less than 40/(3-1) = 20.
+	l.observe(tk(), now, 200, hdr(50, 10, 3*time.Second), 0, false)
+	if r := float64(l.Rate()); r < 13 || r > 20 {
+		t.Fatalf("pace %v outside the inferred bounds [13, 20]", r)
 	}
-	l.observe(now, 200, hdr(50, 20, 4*time.Second), 0, false)
-	if l.Rate() != 5 {
-		t.Fatalf("recovering, 20 left for 4 s: rate %v, want 5", l.Rate())
+	if l.tb.tokens != 9 {
+		t.Fatalf("level %v, want 10 left - 1 in reserve", l.tb.tokens)
 	}
-	l.observe(now, 200, hdr(50, 30, time.Second), 0, false)
-	if l.Rate() != 16 || l.lim.Burst() != 15 {
-		t.Fatalf("refilled: rate %v burst %d, want 16 and 15 (half of what is left)", l.Rate(), l.lim.Burst())
+	// An answer to an older request cannot raise the level (it predates answered ones)...
+	old := ticket{seq: 1, sent: now}
+	l.observe(old, now, 200, hdr(50, 30, 2*time.Second), 0, false)
+	if l.tb.tokens != 9 {
+		t.Fatalf("stale answer moved the level to %v", l.tb.tokens)
 	}
-	l.observe(now, 200, hdr(50, 50, time.Second), 0, false)
-	if l.lim.Burst() != 25 {
-		t.Fatalf("full: burst %d, want 25", l.lim.Burst())
-	}
-	// Requests in flight are not in the server's count yet.
-	for range 6 {
-		l.inflight++
-	}
-	l.observe(now, 200, hdr(50, 15, 2*time.Second), 0, false)
-	if l.Rate() != 5 || l.inflight != 5 {
-		t.Fatalf("15 left minus 5 still in flight, over 2 s: rate %v inflight %d, want 5 and 5", l.Rate(), l.inflight)
+	// ... but lowers it, and requests in flight count as spent.
+	l.inflight = 4
+	l.observe(old, now, 200, hdr(50, 5, 3*time.Second), 0, false)
+	if l.inflight != 3 || l.tb.tokens != 5-3-1 {
+		t.Fatalf("inflight %d level %v, want 3 and 1", l.inflight, l.tb.tokens)
 	}
 	l.inflight = 0
-	l.observe(now, 200, hdr(50, 40, time.Second), 0, false)
-	l.observe(now, 200, hdr(50, 0, 3*time.Second), 0, false)
-	if !l.BlockedUntil().Equal(now.Add(3 * time.Second)) {
-		t.Fatalf("empty bucket: blocked until %v", l.BlockedUntil())
+	// The reserve spent: the pace drops (not below the lower bound), nobody is blocked
+	// (the bucket refills meanwhile), and the level waits for the refill.
+	before := l.Rate()
+	l.observe(tk(), now, 200, hdr(50, 0, 4*time.Second), 0, false)
+	if l.Rate() > before || l.Rate() < 13 || !l.BlockedUntil().IsZero() || l.tb.tokens != -1 {
+		t.Fatalf("reserve spent: pace %v (was %v) blocked %v level %v", l.Rate(), before, l.BlockedUntil(), l.tb.tokens)
 	}
-	l.observe(now, 429, http.Header{"Retry-After": {"30"}}, time.Second, false)
-	if !l.BlockedUntil().Equal(now.Add(30*time.Second)) || l.Rate() != 8 {
-		t.Fatalf("429: blocked until %v rate %v", l.BlockedUntil(), l.Rate())
+	// A 429: everyone waits for the reset, the pace halves, the bounds start over.
+	l.observe(tk(), now, 429, hdr(50, 0, 4*time.Second), time.Second, false)
+	if !l.BlockedUntil().Equal(now.Add(4*time.Second)) || l.Rate() > before/2+0.001 {
+		t.Fatalf("429: blocked until %v pace %v", l.BlockedUntil(), l.Rate())
+	}
+	l.observe(tk(), now, 429, http.Header{"Retry-After": {"30"}}, time.Second, false)
+	if !l.BlockedUntil().Equal(now.Add(30 * time.Second)) {
+		t.Fatalf("429 with Retry-After: blocked until %v", l.BlockedUntil())
 	}
 	// A 429 the caller expects (too many import jobs) says nothing about the pace.
 	l2 := NewLimiter(16, 50)
-	l2.observe(now, 429, http.Header{"Retry-After": {"30"}}, time.Second, true)
+	l2.observe(tk(), now, 429, http.Header{"Retry-After": {"30"}}, time.Second, true)
 	if !l2.BlockedUntil().IsZero() || l2.Rate() != 16 {
 		t.Fatalf("expected 429 changed the limiter")
 	}
 	// Without headers, a 429 halves the rate and successes bring it back gradually.
 	l3 := NewLimiter(10, 10)
-	l3.observe(now, 429, nil, time.Second, false)
+	l3.observe(tk(), now, 429, nil, time.Second, false)
 	if l3.Rate() != 5 || !l3.BlockedUntil().Equal(now.Add(time.Second)) {
 		t.Fatalf("bare 429: rate %v until %v", l3.Rate(), l3.BlockedUntil())
 	}
-	l3.observe(now, 200, nil, 0, false)
+	l3.observe(tk(), now, 200, nil, 0, false)
 	if r := l3.Rate(); r <= 5 || r > 5.2 {
 		t.Fatalf("one success after a bare 429: rate %v", r)
 	}
 	for range 40 {
-		l3.observe(now, 200, nil, 0, false)
+		l3.observe(tk(), now, 200, nil, 0, false)
 	}
-	if l3.Rate() != 10 || l3.lim.Burst() != 10 {
-		t.Fatalf("after successes: rate %v burst %d", l3.Rate(), l3.lim.Burst())
+	if l3.Rate() != 10 || l3.tb.cap != 10 {
+		t.Fatalf("after successes: rate %v burst %v", l3.Rate(), l3.tb.cap)
 	}
 }
 
 func TestLimiterWaitHonoursBlockAndContext(t *testing.T) {
 	clk := newFakeClock()
 	l := NewLimiter(rate.Inf, 1)
-	l.observe(clk.Now(), 429, http.Header{"Retry-After": {"9"}}, 0, false)
+	l.observe(ticket{}, clk.Now(), 429, http.Header{"Retry-After": {"9"}}, 0, false)
 	until := l.BlockedUntil()
-	if err := l.wait(context.Background(), clock{clk.Now, clk.Sleep}); err != nil {
+	if _, err := l.wait(context.Background(), clock{clk.Now, clk.Sleep}); err != nil {
 		t.Fatal(err)
 	}
 	if clk.Now().Before(until) {
@@ -289,8 +305,8 @@ func TestLimiterWaitHonoursBlockAndContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	l.observe(clk.Now(), 429, http.Header{"Retry-After": {"9"}}, 0, false)
-	if err := l.wait(ctx, clock{clk.Now, clk.Sleep}); err != context.Canceled {
+	l.observe(ticket{}, clk.Now(), 429, http.Header{"Retry-After": {"9"}}, 0, false)
+	if _, err := l.wait(ctx, clock{clk.Now, clk.Sleep}); err != context.Canceled {
 		t.Fatalf("cancelled wait: %v", err)
 	}
 }
