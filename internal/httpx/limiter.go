@@ -283,9 +283,11 @@ func (l *Limiter) follow(tk ticket, now time.Time, rh rateHeaders, limited bool,
 	// What the server will have left once the requests on their way arrive, less the
 	// reserve. Only the answer to the latest-sent request may raise the level: an older
 	// one predates requests already answered. Lowering it keeps what the bucket refilled
-	// since the request left, which the server's count (taken in between) may not show.
+	// since the request left, which the server's count (taken in between) may not show;
+	// at most half a token of it, as the count may show it already.
 	target := left - float64(l.inflight) - 1
-	if ceil := target + l.pace*now.Sub(tk.sent).Seconds(); l.tb.tokens > ceil {
+	credit := min(l.pace*now.Sub(tk.sent).Seconds(), 0.5)
+	if ceil := target + credit; l.tb.tokens > ceil {
 		l.tb.tokens = ceil
 	}
 	if fresh && target > l.tb.tokens {
