@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 )
 
@@ -25,9 +24,7 @@ type Auth0ClientCredentials struct {
 	Transport http.RoundTripper
 	Now       func() time.Time
 
-	once  sync.Once
-	err   error
-	cache *tokenCache
+	g grant
 }
 
 var (
@@ -36,15 +33,13 @@ var (
 	_ SecretHolder = (*Auth0ClientCredentials)(nil)
 )
 
-func (a *Auth0ClientCredentials) init() {
+func (a *Auth0ClientCredentials) request() (*Client, *Request, any, error) {
 	u, err := url.Parse(a.TokenURL)
 	if err != nil || u.Host == "" {
-		a.err = fmt.Errorf("auth0 token: token URL %s is not an absolute URL", RedactURL(a.TokenURL))
-		return
+		return nil, nil, nil, fmt.Errorf("auth0 token: token URL %s is not an absolute URL", RedactURL(a.TokenURL))
 	}
 	if a.ClientID == "" || a.ClientSecret == "" {
-		a.err = errors.New("auth0 token: client id and client secret are both required")
-		return
+		return nil, nil, nil, errors.New("auth0 token: client id and client secret are both required")
 	}
 	audience := a.Audience
 	if audience == "" {
@@ -53,8 +48,7 @@ func (a *Auth0ClientCredentials) init() {
 	c, err := New(Config{Name: "auth0 token", BaseURL: a.TokenURL, Secrets: []string{a.ClientSecret},
 		Transport: a.Transport, Now: a.Now, MaxRetries: 4})
 	if err != nil {
-		a.err = err
-		return
+		return nil, nil, nil, err
 	}
 	body := map[string]string{
 		"grant_type":    "client_credentials",
@@ -62,33 +56,17 @@ func (a *Auth0ClientCredentials) init() {
 		"client_secret": a.ClientSecret,
 		"audience":      audience,
 	}
-	a.cache = &tokenCache{now: c.clk.now, fetch: func(ctx context.Context) (string, time.Duration, error) {
-		var out tokenResponse
-		// Asking for a token twice is harmless: the request is idempotent in effect.
-		_, err := c.DoJSON(ctx, &Request{Method: http.MethodPost, Idempotent: true}, body, &out)
-		if err != nil {
-			return "", 0, err
-		}
-		return out.AccessToken, out.ttl(c.clk.now()), nil
-	}}
+	// Asking for a token twice is harmless: the request is idempotent in effect.
+	return c, &Request{Method: http.MethodPost, Idempotent: true}, body, nil
 }
 
 // Token returns a valid access token, fetching or refreshing it as needed.
 func (a *Auth0ClientCredentials) Token(ctx context.Context) (string, error) {
-	a.once.Do(a.init)
-	if a.err != nil {
-		return "", a.err
-	}
-	return a.cache.Token(ctx)
+	return a.g.token(ctx, a.request)
 }
 
 // Invalidate drops tok after the API refused it.
-func (a *Auth0ClientCredentials) Invalidate(tok string) {
-	a.once.Do(a.init)
-	if a.cache != nil {
-		a.cache.Invalidate(tok)
-	}
-}
+func (a *Auth0ClientCredentials) Invalidate(tok string) { a.g.invalidate(a.request, tok) }
 
 // Secrets lists the client secret.
 func (a *Auth0ClientCredentials) Secrets() []string { return []string{a.ClientSecret} }

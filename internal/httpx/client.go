@@ -174,12 +174,14 @@ func (c *Client) exchange(ctx context.Context, r *Request, stream bool) (*outcom
 	refreshed := false
 	var last error
 	for attempt := 1; ; attempt++ {
-		if err := c.lim.wait(ctx, c.clk); err != nil {
+		tk, err := c.lim.wait(ctx, c.clk)
+		if err != nil {
 			return nil, c.stopped(method, rurl, err, last)
 		}
 		var tok string
 		if auth {
 			if tok, err = c.tok.Token(ctx); err != nil {
+				c.lim.done(tk)
 				if ctx.Err() != nil {
 					return nil, c.stopped(method, rurl, ctx.Err(), last)
 				}
@@ -189,6 +191,7 @@ func (c *Client) exchange(ctx context.Context, r *Request, stream bool) (*outcom
 		}
 		t := c.attempt(ctx, r, method, u, tok, stream, maxBody)
 		if t.err != nil {
+			c.lim.done(tk)
 			if ctx.Err() != nil {
 				return nil, c.stopped(method, rurl, ctx.Err(), t.err)
 			}
@@ -206,7 +209,7 @@ func (c *Client) exchange(ctx context.Context, r *Request, stream bool) (*outcom
 		now := c.clk.now()
 		hint, hasHint := serverHint(status, h, now)
 		fallback := backoff(attempt - 1)
-		c.lim.observe(now, status, h, fallback, slices.Contains(r.AllowStatus, http.StatusTooManyRequests))
+		c.lim.observe(tk, now, status, h, fallback, slices.Contains(r.AllowStatus, http.StatusTooManyRequests))
 		if r.allowed(status) {
 			return &outcome{resp: t.resp, body: t.body, ctl: t.ctl}, nil
 		}
@@ -305,7 +308,7 @@ func (c *Client) attempt(ctx context.Context, r *Request, method string, u *url.
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		err = c.explain(ctx, actx, ctl, err)
+		err = c.explain(ctx, actx, ctl, sanitize(err))
 		cancel()
 		return try{err: err, sent: sent.Load()}
 	}
@@ -389,8 +392,7 @@ func (c *Client) stopped(method, rurl string, err, last error) error {
 
 // causeText avoids repeating the URL that a *url.Error or *StatusError already prints.
 func causeText(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
+	if ue, ok := err.(*url.Error); ok && ue.Err != nil {
 		return ue.Err.Error()
 	}
 	var se *StatusError
@@ -404,11 +406,10 @@ func causeText(err error) string {
 	return err.Error()
 }
 
-// sanitize rebuilds a *url.Error around the redacted URL, so that a caller unwrapping the
-// error cannot print a key that was in the query.
+// sanitize rebuilds the *url.Error that http.Client returns around the redacted URL, so
+// that a caller unwrapping the error cannot print a key that was in the query.
 func sanitize(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
+	if ue, ok := err.(*url.Error); ok {
 		return &url.Error{Op: ue.Op, URL: RedactURL(ue.URL), Err: ue.Err}
 	}
 	return err

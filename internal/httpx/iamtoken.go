@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 )
 
@@ -23,9 +22,7 @@ type IBMIAM struct {
 	Transport http.RoundTripper
 	Now       func() time.Time
 
-	once  sync.Once
-	err   error
-	cache *tokenCache
+	g grant
 }
 
 var (
@@ -34,49 +31,28 @@ var (
 	_ SecretHolder = (*IBMIAM)(nil)
 )
 
-func (m *IBMIAM) init() {
+func (m *IBMIAM) request() (*Client, *Request, any, error) {
 	if m.APIKey == "" {
-		m.err = errors.New("iam token: no API key")
-		return
+		return nil, nil, nil, errors.New("iam token: no API key")
 	}
 	c, err := New(Config{Name: "iam token", BaseURL: cmp(m.URL, DefaultIAMURL), Secrets: []string{m.APIKey},
 		Transport: m.Transport, Now: m.Now, MaxRetries: 4})
 	if err != nil {
-		m.err = err
-		return
+		return nil, nil, nil, err
 	}
 	form := url.Values{
 		"grant_type": {"urn:ibm:params:oauth:grant-type:apikey"},
 		"apikey":     {m.APIKey},
 	}
-	body := []byte(form.Encode())
-	m.cache = &tokenCache{now: c.clk.now, fetch: func(ctx context.Context) (string, time.Duration, error) {
-		var out tokenResponse
-		_, err := c.DoJSON(ctx, &Request{Method: http.MethodPost, Idempotent: true, Body: body,
-			ContentType: "application/x-www-form-urlencoded"}, nil, &out)
-		if err != nil {
-			return "", 0, err
-		}
-		return out.AccessToken, out.ttl(c.clk.now()), nil
-	}}
+	return c, &Request{Method: http.MethodPost, Idempotent: true, Body: []byte(form.Encode()),
+		ContentType: "application/x-www-form-urlencoded"}, nil, nil
 }
 
 // Token returns a valid access token, fetching or refreshing it as needed.
-func (m *IBMIAM) Token(ctx context.Context) (string, error) {
-	m.once.Do(m.init)
-	if m.err != nil {
-		return "", m.err
-	}
-	return m.cache.Token(ctx)
-}
+func (m *IBMIAM) Token(ctx context.Context) (string, error) { return m.g.token(ctx, m.request) }
 
 // Invalidate drops tok after the API refused it.
-func (m *IBMIAM) Invalidate(tok string) {
-	m.once.Do(m.init)
-	if m.cache != nil {
-		m.cache.Invalidate(tok)
-	}
-}
+func (m *IBMIAM) Invalidate(tok string) { m.g.invalidate(m.request, tok) }
 
 // Secrets lists the API key.
 func (m *IBMIAM) Secrets() []string { return []string{m.APIKey} }

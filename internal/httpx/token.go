@@ -145,3 +145,48 @@ func (c *tokenCache) Invalidate(tok string) {
 		c.refreshAt, c.expiresAt = time.Time{}, time.Time{}
 	}
 }
+
+// grant is what the credential grants share: the token client and request are built on
+// first use (so a grant's exported fields can be set after it is made), then a tokenCache
+// sits in front of one POST to the token endpoint, whose answer is a tokenResponse.
+type grant struct {
+	once  sync.Once
+	err   error
+	cache *tokenCache
+}
+
+// grantRequest builds a grant's token client and its request; in is the JSON body, or
+// nil when the request carries its own.
+type grantRequest func() (c *Client, r *Request, in any, err error)
+
+func (g *grant) start(build grantRequest) {
+	g.once.Do(func() {
+		c, r, in, err := build()
+		if err != nil {
+			g.err = err
+			return
+		}
+		g.cache = &tokenCache{now: c.clk.now, fetch: func(ctx context.Context) (string, time.Duration, error) {
+			var out tokenResponse
+			if _, err := c.DoJSON(ctx, r, in, &out); err != nil {
+				return "", 0, err
+			}
+			return out.AccessToken, out.ttl(c.clk.now()), nil
+		}}
+	})
+}
+
+func (g *grant) token(ctx context.Context, build grantRequest) (string, error) {
+	g.start(build)
+	if g.err != nil {
+		return "", g.err
+	}
+	return g.cache.Token(ctx)
+}
+
+func (g *grant) invalidate(build grantRequest, tok string) {
+	g.start(build)
+	if g.cache != nil {
+		g.cache.Invalidate(tok)
+	}
+}

@@ -1,6 +1,7 @@
 package auth0
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/gen"
@@ -62,13 +63,19 @@ func FuzzValidateImportUser(f *testing.F) {
 	})
 }
 
-// FuzzLookupRaw: export field paths never panic.
+// FuzzLookupRaw: export field paths never panic, and the once-decoded profile answers
+// exactly what decoding the whole profile for each path answers.
 func FuzzLookupRaw(f *testing.F) {
 	for _, s := range []string{"user_id", "identities[0].connection", "a[", "a[1][2].b", "a]", "[0]", "user_metadata.preferences.theme", "x[-1]"} {
 		f.Add(s)
 	}
 	raw := fuzzUsers[3].raw
+	p := decodeProfile(raw)
 	f.Fuzz(func(t *testing.T, path string) {
-		lookupRaw(raw, path)
+		want, wok := lookupRaw(raw, path)
+		got, ok := p.lookup(path)
+		if ok != wok || !bytes.Equal(got, want) {
+			t.Fatalf("%q: lookup %q %v, walk %q %v", path, got, ok, want, wok)
+		}
 	})
 }

@@ -2,6 +2,7 @@ package auth0
 
 import (
 	"bytes"
+	"github.com/ferry-dev/ferry/internal/sandbox/clock"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -20,13 +21,13 @@ type tenant struct {
 	t     *testing.T
 	srv   *Server
 	ts    *httptest.Server
-	clock *ManualClock
+	clock *clock.Fake
 	token string
 }
 
 func newTenant(t *testing.T, cfg Config) *tenant {
 	t.Helper()
-	clk := NewManualClock(t0)
+	clk := clock.NewFake(t0)
 	cfg.Clock = clk
 	srv, err := New(cfg)
 	if err != nil {

@@ -92,7 +92,10 @@ func (l *limiter) bucketFor(r *http.Request) *bucketState {
 
 // take spends one token of the request's bucket at now, sets the x-ratelimit-* headers, and
 // reports whether the request may proceed. x-ratelimit-reset is the UNIX second at which the
-// bucket will be full again.
+// bucket will be full again, rounded up: Auth0 documents it as the "remaining time until the
+// rate limit (X-RateLimit-Limit) resets", in UTC epoch seconds, with requests "added back"
+// as time passes (auth0/docs, rate-limit headers; community "How to tell if you are
+// approaching the Rate-Limit"). It is computed after the token is spent.
 func (l *limiter) take(w http.ResponseWriter, r *http.Request, now time.Time) bool {
 	if l == nil {
 		return true

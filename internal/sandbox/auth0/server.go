@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/gen"
+	"github.com/ferry-dev/ferry/internal/sandbox/clock"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -42,10 +43,10 @@ type Config struct {
 	// Buckets overrides the plan's buckets (keys: BucketGlobal, BucketUsersRead, ...).
 	Buckets map[string]Bucket
 	// Domain is the tenant domain; the token audience is https://DOMAIN/api/v2/.
-	Domain       string // default "sandbox"
-	ClientID     string // default derived from Seed
-	ClientSecret string // default derived from Seed
-	Clock        Clock  // default the wall clock
+	Domain       string      // default "sandbox"
+	ClientID     string      // default derived from Seed
+	ClientSecret string      // default derived from Seed
+	Clock        clock.Clock // default the wall clock; clock.Fake in tests
 	TokenTTL     time.Duration
 	// ExportDelay is how long an export job takes from creation to completion (a quarter
 	// pending, the rest processing); ImportDelay likewise for imports.
@@ -63,6 +64,11 @@ type Config struct {
 	EmptyCatalog bool
 }
 
+// Clock tells the emulator what time it is: every time-dependent behaviour (token
+// expiry, job progress, signed URL expiry, job retention, rate-limit refills) reads it.
+// It is the sandboxes' shared clock, named here for callers of Config.
+type Clock = clock.Clock
+
 // Credentials are what a client needs to reach the sandbox.
 type Credentials struct {
 	Domain       string
@@ -74,7 +80,7 @@ type Credentials struct {
 // Server is one emulated tenant.
 type Server struct {
 	cfg     Config
-	clock   Clock
+	clock   clock.Clock
 	key     []byte // signs tokens and export URLs
 	store   *store
 	limiter *limiter
@@ -132,13 +138,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
-		clock:   cfg.Clock,
+		clock:   clock.Or(cfg.Clock),
 		store:   newStore(),
 		limiter: newLimiter(buckets),
 		ids:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
-	}
-	if s.clock == nil {
-		s.clock = wallClock{}
 	}
 	if s.cfg.ClientID == "" {
 		s.cfg.ClientID = s.randomID("", 32)
