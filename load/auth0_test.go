@@ -461,8 +461,9 @@ func mustClient(t *testing.T) *httpx.Client {
 	return c
 }
 
-// A client faster than the tenant's rate limit gets 429s, waits them out, and loses no
-// user.
+// A client configured faster than the tenant's rate limit follows the tenant's rate
+// headers instead: at most the warm-up meets a 429 (which it waits out), and no user is
+// lost. (Bouncing off 429s without headers is internal/httpx's test.)
 func TestAuth0RateLimited(t *testing.T) {
 	tn := newTenant(t, sandbox.Config{Buckets: map[string]sandbox.Bucket{sandbox.BucketGlobal: {Burst: 3, PerSecond: 20}}})
 	users := make([]*schemas.User, 100)
@@ -478,8 +479,8 @@ func TestAuth0RateLimited(t *testing.T) {
 	n429 := tn.rec.all429
 	tn.rec.mu.Unlock()
 	t.Logf("summary %+v, 429s %d", sum, n429)
-	if sum.Created != int64(len(users)) || n429 == 0 {
-		t.Fatalf("created %d of %d, 429s %d", sum.Created, len(users), n429)
+	if sum.Created != int64(len(users)) || n429 > 3 {
+		t.Fatalf("created %d of %d, 429s %d (want every user, and 429s only while warming up)", sum.Created, len(users), n429)
 	}
 	if got := roleMembers(t, sink, "viewer"); len(got) < len(users) {
 		t.Fatalf("%d role members", len(got))
