@@ -55,7 +55,7 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 
 // exchange is one request as the client sent it and what came back.
 type exchange struct {
-	method, path string
+	method, path, query string
 	sent, got    time.Time // on the test clock
 	status       int       // 0: transport error
 	header       http.Header
@@ -70,7 +70,7 @@ type recorder struct {
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	e := exchange{method: req.Method, path: req.URL.Path, sent: r.now()}
+	e := exchange{method: req.Method, path: req.URL.Path, query: req.URL.RawQuery, sent: r.now()}
 	resp, err := r.next.RoundTrip(req)
 	e.got = r.now()
 	if err == nil {
