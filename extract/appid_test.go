@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -241,4 +243,76 @@ func TestAppIDBadEndpoints(t *testing.T) {
 	if _, err := newAppID(mustEndpoint(t, "appid://us-south/t"), core.Options{Getenv: envOf(nil)}, netHooks{}); !errors.Is(err, core.ErrUsage) {
 		t.Errorf("no key: %v", err)
 	}
+}
+
+// TestAppIDThrottled runs against an instance that allows only 5 requests/s and blocks
+// for 30 s past that (App ID's behaviour at its 50/s): everything is read, and nothing is
+// sent while a block announced by a 429 lasts.
+func TestAppIDThrottled(t *testing.T) {
+	clk := newFakeClock()
+	apps, roles := appidRoles()
+	s, err := sb.New(sb.Config{Clock: clk, Applications: apps, Roles: roles, UserCount: 600,
+		Limits:  sb.Limits{RequestsPerSecond: 5},
+		UserGen: func(i int) []byte { return gen.AppID(21, i, gen.Options{}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &appidEnv{sb: s, srv: serve(t, s.Handler(), faults.Config{}).URL, clock: clk,
+		rec: &recorder{next: http.DefaultTransport, now: clk.Now}, seed: 21, users: 600}
+	recs, err := collect(context.Background(), e.source(t, "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 600 {
+		t.Errorf("%d records", len(recs))
+	}
+	checkNo429Window(t, e.rec.exchanges())
+	st := s.Stats()
+	t.Logf("%d requests, %d throttled", st.Requests, st.Throttled)
+	if st.Throttled > 8 {
+		t.Errorf("%d requests throttled: the limiter does not learn", st.Throttled)
+	}
+}
+
+// TestAppIDSecretNotInErrors makes the Cloud Directory export fail with a body that echoes
+// the request URL, and checks that the error names neither the encryption secret nor the
+// API key.
+func TestAppIDSecretNotInErrors(t *testing.T) {
+	e := startAppID(t, 0, faults.Config{}, nil)
+	inner := e.srv
+	e.srv = serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "cloud_directory") {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"bad request ` + r.URL.String() + `"}`))
+			return
+		}
+		resp, err := http.DefaultTransport.RoundTrip(mustProxy(r, inner))
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}), faults.Config{}).URL
+	c := e.sb.Credentials()
+	const secret = "encryption-secret-xyz"
+	src := e.source(t, "cloud_directory=true", map[string]string{"IBMCLOUD_API_KEY": c.APIKey, "APPID_ENCRYPTION_SECRET": secret})
+	_, err := collect(context.Background(), src)
+	if err == nil {
+		t.Fatal("no error from a failing server")
+	}
+	if msg := err.Error(); strings.Contains(msg, secret) || strings.Contains(msg, c.APIKey) || !strings.Contains(msg, "cloud_directory") {
+		t.Errorf("error leaks a secret or says nothing: %s", msg)
+	}
+}
+
+func mustProxy(r *http.Request, to string) *http.Request {
+	out := r.Clone(r.Context())
+	u, _ := url.Parse(to)
+	out.URL.Scheme, out.URL.Host, out.RequestURI, out.Host = u.Scheme, u.Host, "", u.Host
+	return out
 }

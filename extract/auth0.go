@@ -312,12 +312,21 @@ func (a *Auth0) Users(ctx context.Context, emit func(core.Record) error) error {
 	if err != nil {
 		return err
 	}
+	if plan.export {
+		// The job runs on Auth0's side while the role members are read.
+		job, err := a.exportJob(ctx)
+		if err != nil {
+			return err
+		}
+		members, err := a.roleMembers(ctx)
+		if err != nil {
+			return err
+		}
+		return a.exportUsers(ctx, job, members, emit)
+	}
 	members, err := a.roleMembers(ctx)
 	if err != nil {
 		return err
-	}
-	if plan.export {
-		return a.exportUsers(ctx, members, emit)
 	}
 	return a.listUsers(ctx, plan, members, emit)
 }

@@ -8,8 +8,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/httpx"
 	sb "github.com/ferry-dev/ferry/internal/sandbox/auth0"
 	"github.com/ferry-dev/ferry/internal/sandbox/faults"
 )
@@ -155,5 +157,72 @@ func TestAuth0CheckpointLoop(t *testing.T) {
 	_, err := collect(context.Background(), e.source(t, "", nil))
 	if !errors.Is(err, ErrHostile) {
 		t.Fatalf("err = %v, want ErrHostile", err)
+	}
+}
+
+// TestAuth0PerPageCap covers servers that allow only 50 users a page, silently (answering
+// 50 of the 100 asked for) or with a 400 (Auth0's public cloud documents per_page <= 50).
+func TestAuth0PerPageCap(t *testing.T) {
+	for _, loud := range []bool{false, true} {
+		e := hostileAuth0(t, 730, "/api/v2/users", nil)
+		e.srv = serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/v2/users" {
+				q := r.URL.Query()
+				if q.Get("per_page") == "100" {
+					if loud {
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(http.StatusBadRequest)
+						_, _ = w.Write([]byte(`{"statusCode":400,"error":"Bad Request","message":"Query validation error: 'Value 100 is greater than maximum 50' on property per_page.","errorCode":"invalid_query_string"}`))
+						return
+					}
+					q.Set("per_page", "50")
+					r.URL.RawQuery = q.Encode()
+				}
+			}
+			e.sb.Handler().ServeHTTP(w, r)
+		}), faults.Config{}).URL
+		recs, err := collect(context.Background(), e.source(t, "", nil))
+		if err != nil {
+			t.Fatalf("loud=%v: %v", loud, err)
+		}
+		checkAuth0Export(t, e, recs)
+	}
+}
+
+// stallTransport advances the clock by d before the first n downloads of an export file:
+// the signed location has expired by the time it is used.
+type stallTransport struct {
+	next  http.RoundTripper
+	clock *fakeClock
+	d     time.Duration
+	n     int
+}
+
+func (s *stallTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.Contains(r.URL.Path, "/user-exports/") && s.n > 0 {
+		s.n--
+		s.clock.Advance(s.d)
+	}
+	return s.next.RoundTrip(r)
+}
+
+func TestAuth0ExpiredLocation(t *testing.T) {
+	for _, stalls := range []int{1, 3, exportRestarts + 1} {
+		e := startAuth0(t, sb.Config{Users: 1200, Seed: 6}, faults.Config{})
+		e.rec.next = &stallTransport{next: http.DefaultTransport, clock: e.clock, d: 2 * time.Minute, n: stalls}
+		recs, err := collect(context.Background(), e.source(t, "", nil))
+		if stalls > exportRestarts {
+			if !errors.Is(err, httpx.ErrForbidden) {
+				t.Errorf("%d expired locations: err = %v, want the 403", stalls, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%d expired locations: %v", stalls, err)
+		}
+		checkAuth0Export(t, e, recs)
+		if n := countPosts(e.rec); n != 1 {
+			t.Errorf("%d export jobs: an expired location needs a fresh location, not a new job", n)
+		}
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/segmentio/encoding/json"
+	"golang.org/x/sync/errgroup"
 )
 
 // Roles of an Auth0 tenant: GET /api/v2/roles, /roles/{id}/permissions,
@@ -90,47 +93,79 @@ func (a *Auth0) roles(ctx context.Context) ([]auth0Role, error) {
 	return out, nil
 }
 
-// roleMembers maps each user id to the names of its roles, walking every role's members.
-// The map costs a few dozen bytes per role assignment, the price of not asking once per user.
+// roleMembers maps each user id to the names of its roles, walking every role's members
+// (a few roles at a time: each walk is a chain of checkpoints). The map costs a few dozen
+// bytes per role assignment, the price of not asking once per user.
 func (a *Auth0) roleMembers(ctx context.Context) (map[string][]string, error) {
 	roles, err := a.roles(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var mu sync.Mutex
 	members := make(map[string][]string)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.window)
 	for _, r := range roles {
-		from := ""
-		seen := map[string]bool{}
-		for {
-			q := url.Values{"take": {"100"}}
-			if from != "" {
-				q.Set("from", from)
+		g.Go(func() error {
+			ids, err := a.membersOf(ctx, r)
+			if err != nil {
+				return err
 			}
-			var page struct {
-				Users []struct {
-					UserID json.RawMessage `json:"user_id"`
-				} `json:"users"`
-				Next string `json:"next"`
+			mu.Lock()
+			defer mu.Unlock()
+			for _, id := range ids {
+				members[id] = append(members[id], r.Name)
 			}
-			if err := a.api.GetJSON(ctx, "roles/"+url.PathEscape(r.ID)+"/users", q, &page); err != nil {
-				return nil, fmt.Errorf("auth0: members of role %q: %w", r.Name, err)
-			}
-			for _, u := range page.Users {
-				if id := idText(u.UserID); id != "" {
-					members[id] = append(members[id], r.Name)
-				}
-			}
-			if page.Next == "" || len(page.Users) == 0 {
-				break
-			}
-			if seen[page.Next] {
-				return nil, fmt.Errorf("auth0: members of role %q: checkpoint %q came back twice: %w", r.Name, page.Next, ErrHostile)
-			}
-			seen[page.Next] = true
-			from = page.Next
-		}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// Walks finish in any order: list each user's roles in the tenant's role order.
+	order := make(map[string]int, len(roles))
+	for i, r := range roles {
+		order[r.Name] = i
+	}
+	for _, names := range members {
+		slices.SortFunc(names, func(x, y string) int { return order[x] - order[y] })
 	}
 	return members, nil
+}
+
+// membersOf reads the user ids of one role (checkpoint paging: from/take).
+func (a *Auth0) membersOf(ctx context.Context, r auth0Role) ([]string, error) {
+	var ids []string
+	from := ""
+	seen := map[string]bool{}
+	for {
+		q := url.Values{"take": {"100"}}
+		if from != "" {
+			q.Set("from", from)
+		}
+		var page struct {
+			Users []struct {
+				UserID json.RawMessage `json:"user_id"`
+			} `json:"users"`
+			Next string `json:"next"`
+		}
+		if err := a.api.GetJSON(ctx, "roles/"+url.PathEscape(r.ID)+"/users", q, &page); err != nil {
+			return nil, fmt.Errorf("auth0: members of role %q: %w", r.Name, err)
+		}
+		for _, u := range page.Users {
+			if id := idText(u.UserID); id != "" {
+				ids = append(ids, id)
+			}
+		}
+		if page.Next == "" || len(page.Users) == 0 {
+			return ids, nil
+		}
+		if seen[page.Next] {
+			return nil, fmt.Errorf("auth0: members of role %q: checkpoint %q came back twice: %w", r.Name, page.Next, ErrHostile)
+		}
+		seen[page.Next] = true
+		from = page.Next
+	}
 }
 
 // Roles implements core.RoleReader: roles with their permissions, and every scope of the

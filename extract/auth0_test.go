@@ -390,3 +390,23 @@ func TestAuth0Roles(t *testing.T) {
 		t.Error("no role grants anything")
 	}
 }
+
+// TestAuth0ResumeGrownTenant resumes a listing cursor after the tenant grew past 1,000
+// users: the run goes on with an export job, skipping the committed users.
+func TestAuth0ResumeGrownTenant(t *testing.T) {
+	e := startAuth0(t, sb.Config{Users: 1500, Seed: 8}, faults.Config{})
+	ctx := context.Background()
+	all, err := collect(ctx, e.source(t, "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := e.source(t, "", nil)
+	if err := src.ResumeAfter("offset=500"); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := collect(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSet(t, ids(t, rest, "user_id"), ids(t, all[500:], "user_id"))
+}

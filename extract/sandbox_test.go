@@ -56,9 +56,9 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 // exchange is one request as the client sent it and what came back.
 type exchange struct {
 	method, path, query string
-	sent, got    time.Time // on the test clock
-	status       int       // 0: transport error
-	header       http.Header
+	sent, got           time.Time // on the test clock
+	status              int       // 0: transport error
+	header              http.Header
 }
 
 // recorder wraps a transport and logs every exchange with the test clock's times.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/gen"
-	sb "github.com/ferry-dev/ferry/internal/sandbox/scim"
 	"github.com/ferry-dev/ferry/internal/sandbox/faults"
+	sb "github.com/ferry-dev/ferry/internal/sandbox/scim"
 	"github.com/segmentio/encoding/json"
 )
 

@@ -286,7 +286,7 @@ func (s *Auth0) connection(ctx context.Context) (string, error) {
 			Name     string `json:"name"`
 			Strategy string `json:"strategy"`
 		}
-		cs, err := list[conn](ctx, s.api.c, "connections", "connections", url.Values{"name": {s.cfg.Connection}})
+		cs, err := list[conn](ctx, s.api, "connections", "connections", url.Values{"name": {s.cfg.Connection}})
 		if err != nil {
 			s.connErr = fmt.Errorf("auth0: find connection %q: %w", s.cfg.Connection, err)
 			return

@@ -50,6 +50,7 @@ type jobRecorder struct {
 	upsertSeen  []string
 	emailSeen   []string
 	assignCalls int
+	all429      int
 }
 
 func (j *jobRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +72,9 @@ func (j *jobRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	j.next.ServeHTTP(rw, r)
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if rw.status == http.StatusTooManyRequests {
+		j.all429++
+	}
 	switch {
 	case isCreate && rw.status == http.StatusTooManyRequests:
 		j.jobs429++

@@ -155,8 +155,11 @@ func (s *Auth0) relink(ctx context.Context, connID string, groups []*userGroup) 
 			case errors.As(err, &se) && se.Status >= 400 && se.Status < 500 &&
 				se.Status != http.StatusUnauthorized && se.Status != http.StatusForbidden:
 				u.out, u.reason = core.Rejected, fmt.Sprintf("imported as the user %s, but linking it back failed: %d %s", u.targetID, se.Status, se.Body)
-			default:
+			case errors.Is(err, httpx.ErrUnauthorized) || errors.Is(err, httpx.ErrForbidden) || ctx.Err() != nil:
 				return fmt.Errorf("auth0: link identity %s to %s: %w", u.identity, p.targetID, err)
+			default:
+				// A lost answer: the link may exist. Rejecting says so; a rerun settles it.
+				u.out, u.reason = core.Rejected, fmt.Sprintf("imported as the user %s, but linking it back failed (it may have succeeded): %v", u.targetID, err)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -115,7 +116,7 @@ func (s *Auth0) search(ctx context.Context, emails []string) (map[string]*foundU
 		terms[k] = `email:"` + luceneEscape(e) + `"`
 	}
 	q := url.Values{
-		"q": {strings.Join(terms, " OR ")}, "search_engine": {"v3"}, "per_page": {"100"},
+		"q": {strings.Join(terms, " OR ")}, "search_engine": {"v3"}, "per_page": {strconv.Itoa(s.api.pageSize())},
 		"fields": {lookupFields}, "include_fields": {"true"},
 	}
 	var us []apiUser

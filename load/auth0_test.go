@@ -461,3 +461,28 @@ func mustClient(t *testing.T) *httpx.Client {
 	}
 	return c
 }
+
+// A client faster than the tenant's rate limit gets 429s, waits them out, and loses no
+// user.
+func TestAuth0RateLimited(t *testing.T) {
+	tn := newTenant(t, sandbox.Config{Buckets: map[string]sandbox.Bucket{sandbox.BucketGlobal: {Burst: 3, PerSecond: 20}}})
+	users := make([]*schemas.User, 100)
+	for i := range users {
+		users[i] = mkUser(i, "viewer")
+	}
+	sink := tn.sink(t, func(c *Auth0Config) {
+		c.FileLimit = 4096
+		c.Limiter = httpx.NewLimiter(60, 10) // 3× over the tenant's budget
+	})
+	sum := runPipeline(t, sink, users, 8)
+	tn.rec.mu.Lock()
+	n429 := tn.rec.all429
+	tn.rec.mu.Unlock()
+	t.Logf("summary %+v, 429s %d", sum, n429)
+	if sum.Created != int64(len(users)) || n429 == 0 {
+		t.Fatalf("created %d of %d, 429s %d", sum.Created, len(users), n429)
+	}
+	if got := roleMembers(t, sink, "viewer"); len(got) < len(users) {
+		t.Fatalf("%d role members", len(got))
+	}
+}

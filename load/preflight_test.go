@@ -170,3 +170,24 @@ func TestRolesCopyAuth0(t *testing.T) {
 		t.Fatalf("after copy:\n%s", diff.Text())
 	}
 }
+
+// Paging: a tenant capping per_page at 50 (public cloud) and more roles than one page.
+func TestAuth0CatalogPaging(t *testing.T) {
+	for _, maxPer := range []int{50, 100} {
+		tn := newTenant(t, sandbox.Config{EmptyCatalog: true, MaxPerPage: maxPer})
+		s := tn.sink(t)
+		var want core.Catalog
+		for i := 0; i < 130; i++ {
+			want.Roles = append(want.Roles, core.Role{Name: "role-" + pad5(i),
+				Permissions: []core.Permission{{Resource: "https://api.example.com/", Scope: "s:" + pad5(i%7)}}})
+		}
+		ctx := context.Background()
+		if _, err := Ensure(ctx, &want, s, true); err != nil {
+			t.Fatalf("per_page %d: %v", maxPer, err)
+		}
+		got, err := s.Roles(ctx)
+		if err != nil || len(got.Roles) != 130 || len(got.Scopes) != 7+4 {
+			t.Fatalf("per_page %d: %d roles, %d scopes, %v", maxPer, len(got.Roles), len(got.Scopes), err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
@@ -31,7 +32,8 @@ import (
 
 // auth0API is the Management API client shared by the sink's parts.
 type auth0API struct {
-	c *httpx.Client
+	c       *httpx.Client
+	perPage atomic.Int32 // 0: perPageMax
 
 	roleMu  sync.Mutex
 	roleIDs map[string]string // role name -> id in this tenant
@@ -61,52 +63,81 @@ type auth0Server struct {
 	Scopes     []auth0Scope `json:"scopes"`
 }
 
-// perPage is the page size of list calls: Auth0 allows 100 (50 is the default).
-const perPage = 100
+// Page sizes of list calls: Auth0 documents per_page ≤ 100, the general pagination docs
+// say 50 on the public cloud. 100 is tried first; a 400 naming per_page drops to 50.
+const (
+	perPageMax      = 100
+	perPageFallback = 50
+)
 
-// list reads every page of an offset-paged list into out, page by page. Auth0 answers
-// {start,limit,total,KEY:[...]} with include_totals, a bare array without.
-func list[T any](ctx context.Context, c *httpx.Client, path, key string, q url.Values) ([]T, error) {
+// list reads every page of an offset-paged list. Auth0 answers {start,limit,total,KEY:[...]}
+// with include_totals, a bare array without.
+func list[T any](ctx context.Context, a *auth0API, path, key string, q url.Values) ([]T, error) {
 	var out []T
 	for page := 0; ; page++ {
+		items, total, err := listPage[T](ctx, a, path, key, q, page)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		size := a.pageSize()
+		if len(items) == 0 || (total >= 0 && len(out) >= total) || (total < 0 && len(items) < size) {
+			return out, nil
+		}
+		if page > 100000 {
+			return nil, fmt.Errorf("auth0: GET %s: more than %d pages, giving up", path, page)
+		}
+	}
+}
+
+func (a *auth0API) pageSize() int {
+	if n := a.perPage.Load(); n > 0 {
+		return int(n)
+	}
+	return perPageMax
+}
+
+func listPage[T any](ctx context.Context, a *auth0API, path, key string, q url.Values, page int) ([]T, int, error) {
+	for {
+		size := a.pageSize()
 		qq := url.Values{}
 		for k, v := range q {
 			qq[k] = v
 		}
 		qq.Set("page", strconv.Itoa(page))
-		qq.Set("per_page", strconv.Itoa(perPage))
+		qq.Set("per_page", strconv.Itoa(size))
 		qq.Set("include_totals", "true")
 		var raw json.RawMessage
-		if err := c.GetJSON(ctx, path, qq, &raw); err != nil {
-			return nil, err
+		err := a.c.GetJSON(ctx, path, qq, &raw)
+		var se *httpx.StatusError
+		if err != nil && size > perPageFallback && errors.As(err, &se) && se.Status == http.StatusBadRequest && strings.Contains(se.Body, "per_page") {
+			a.perPage.Store(perPageFallback)
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
 		}
 		var items []T
 		total := -1
-		if t := firstByte(raw); t == '[' {
+		if firstByte(raw) == '[' {
 			if err := json.Unmarshal(raw, &items); err != nil {
-				return nil, fmt.Errorf("auth0: GET %s: %w", path, err)
+				return nil, 0, fmt.Errorf("auth0: GET %s: %w", path, err)
 			}
-		} else {
-			var env map[string]json.RawMessage
-			if err := json.Unmarshal(raw, &env); err != nil {
-				return nil, fmt.Errorf("auth0: GET %s: %w", path, err)
-			}
-			if v, ok := env[key]; ok {
-				if err := json.Unmarshal(v, &items); err != nil {
-					return nil, fmt.Errorf("auth0: GET %s: %s: %w", path, key, err)
-				}
-			}
-			if v, ok := env["total"]; ok {
-				_ = json.Unmarshal(v, &total)
+			return items, total, nil
+		}
+		var env map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return nil, 0, fmt.Errorf("auth0: GET %s: %w", path, err)
+		}
+		if v, ok := env[key]; ok {
+			if err := json.Unmarshal(v, &items); err != nil {
+				return nil, 0, fmt.Errorf("auth0: GET %s: %s: %w", path, key, err)
 			}
 		}
-		out = append(out, items...)
-		if len(items) < perPage || (total >= 0 && len(out) >= total) {
-			return out, nil
+		if v, ok := env["total"]; ok {
+			_ = json.Unmarshal(v, &total)
 		}
-		if page > 10000 {
-			return nil, fmt.Errorf("auth0: GET %s: more than %d pages, giving up", path, page)
-		}
+		return items, total, nil
 	}
 }
 
@@ -122,18 +153,18 @@ func firstByte(b []byte) byte {
 // Catalog reads the tenant's roles with their permissions, and every scope of every
 // resource server.
 func (a *auth0API) Catalog(ctx context.Context) (*core.Catalog, error) {
-	roles, err := list[auth0Role](ctx, a.c, "roles", "roles", nil)
+	roles, err := list[auth0Role](ctx, a, "roles", "roles", nil)
 	if err != nil {
 		return nil, fmt.Errorf("auth0: read roles: %w", err)
 	}
-	servers, err := list[auth0Server](ctx, a.c, "resource-servers", "resource_servers", nil)
+	servers, err := list[auth0Server](ctx, a, "resource-servers", "resource_servers", nil)
 	if err != nil {
 		return nil, fmt.Errorf("auth0: read resource servers: %w", err)
 	}
 	cat := &core.Catalog{}
 	ids := map[string]string{}
 	for _, r := range roles {
-		perms, err := list[auth0Perm](ctx, a.c, "roles/"+url.PathEscape(r.ID)+"/permissions", "permissions", nil)
+		perms, err := list[auth0Perm](ctx, a, "roles/"+url.PathEscape(r.ID)+"/permissions", "permissions", nil)
 		if err != nil {
 			return nil, fmt.Errorf("auth0: read permissions of role %q: %w", r.Name, err)
 		}
@@ -264,7 +295,7 @@ func hasScopes(s *auth0Server, want []auth0Scope) bool {
 }
 
 func (a *auth0API) server(ctx context.Context, identifier string) (*auth0Server, error) {
-	servers, err := list[auth0Server](ctx, a.c, "resource-servers", "resource_servers", nil)
+	servers, err := list[auth0Server](ctx, a, "resource-servers", "resource_servers", nil)
 	if err != nil {
 		return nil, fmt.Errorf("auth0: read resource servers: %w", err)
 	}
@@ -339,7 +370,7 @@ func (a *auth0API) roleID(ctx context.Context, name string, refresh bool) (strin
 	if a.roleIDs != nil && !refresh {
 		return "", nil
 	}
-	roles, err := list[auth0Role](ctx, a.c, "roles", "roles", nil)
+	roles, err := list[auth0Role](ctx, a, "roles", "roles", nil)
 	if err != nil {
 		return "", fmt.Errorf("auth0: read roles: %w", err)
 	}

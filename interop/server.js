@@ -1,0 +1,96 @@
+// An independent SCIM 2.0 service provider for ferry's interoperability tests.
+//
+// The protocol side (routing, schema validation and coercion, filters, sorting, paging,
+// PATCH, Bulk, error shapes, discovery) is SCIMMY and scimmy-routers, an open-source
+// SCIM 2.0 library this project did not write. This file only supplies what SCIMMY leaves
+// to the application: an in-memory store, userName uniqueness (409) and bearer-token
+// authentication, the way an application embedding SCIMMY would.
+//
+// Usage: node server.js [PORT]      (or PORT=... / SCIM_TOKEN=... in the environment)
+// Prints one line "READY <base url>" once it listens on 127.0.0.1; SCIM_TOKEN (default
+// "interop-token") is the bearer token it accepts.
+import {randomUUID} from "node:crypto";
+import express from "express";
+import SCIMMY from "scimmy";
+import SCIMMYRouters from "scimmy-routers";
+
+const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
+const token = process.env.SCIM_TOKEN || "interop-token";
+
+/** @type {Map<string, object>} id -> stored user (as SCIMMY handed it to us) */
+const users = new Map();
+
+const lower = (s) => String(s ?? "").toLowerCase();
+
+function stored(id) {
+    const u = users.get(id);
+    if (!u) throw new SCIMMY.Types.Error(404, null, `Resource ${id} not found`);
+    return u;
+}
+
+SCIMMY.Resources.declare(SCIMMY.Resources.User)
+    .ingress((resource, instance) => {
+        const data = JSON.parse(JSON.stringify(instance));
+        for (const [id, u] of users) {
+            if (id !== resource.id && lower(u.userName) === lower(data.userName))
+                throw new SCIMMY.Types.Error(409, "uniqueness", `userName ${data.userName} is already in use`);
+        }
+        const now = new Date().toISOString();
+        if (resource.id) {
+            const cur = stored(resource.id);
+            const next = {...data, id: resource.id, meta: {...cur.meta, lastModified: now}};
+            users.set(resource.id, next);
+            return next;
+        }
+        const id = randomUUID();
+        const next = {...data, id, meta: {created: now, lastModified: now}};
+        users.set(id, next);
+        return next;
+    })
+    .egress((resource) => {
+        if (resource.id) return stored(resource.id);
+        const all = [...users.values()];
+        const hits = resource.filter ? resource.filter.match(all) : all;
+        // SCIMMY leaves paging to the application: it truncates to count, but starting at
+        // startIndex and counting totalResults are the store's job.
+        const c = resource.constraints ?? {};
+        const start = Math.max(Number(c.startIndex ?? 1), 1);
+        if (resource.constraints) resource.constraints.totalResults = hits.length;
+        return hits.slice(start - 1);
+    })
+    .degress((resource) => {
+        stored(resource.id);
+        users.delete(resource.id);
+    });
+
+SCIMMY.Config.set({
+    patch: true,
+    filter: 200,
+    sort: true,
+    bulk: 1000,
+});
+
+const app = express();
+// SCIMMY takes startIndex and count only as numbers, and Express hands the query over as
+// strings: without this shim every list answers the first 20 users whatever is asked.
+app.use((req, res, next) => {
+    const q = {...req.query};
+    for (const k of ["startIndex", "count"]) {
+        if (typeof q[k] === "string" && /^-?\d+$/.test(q[k])) q[k] = Number(q[k]);
+    }
+    Object.defineProperty(req, "query", {value: q, configurable: true, enumerable: true, writable: true});
+    next();
+});
+app.use("/scim/v2", new SCIMMYRouters({
+    type: "bearer",
+    handler: (req) => {
+        if (req.header("Authorization") !== `Bearer ${token}`) throw new Error("invalid bearer token");
+        return "ferry";
+    },
+}));
+
+const server = app.listen(port, "127.0.0.1", () => {
+    const {port: p} = server.address();
+    console.log(`READY http://127.0.0.1:${p}/scim/v2`);
+});
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => server.close(() => process.exit(0)));

@@ -1,0 +1,233 @@
+package load
+
+import (
+	"strings"
+)
+
+// same reports whether the target's user cur already holds what ferry would write (want),
+// in substance: what the provider issues or adds is ignored (id, meta, schemas, groups,
+// attributes and sub-attributes ferry does not send), as are the write-only password and
+// attributes the provider is known not to keep (not in its /Schemas, or seen dropped from
+// a write's answer earlier in the run). Attribute names compare case-insensitively;
+// userName, emails.value and every "type" compare case-insensitively (providers lower-case
+// them; RFC 7643 makes them caseExact false); multi-valued attributes compare as sets; a
+// "true"/"false" string equals the boolean; null, "", [] and {} equal absence, and
+// primary false equals no primary (RFC 7643 §2.5).
+//
+// The comparison is one-sided on purpose: a provider that adds attributes or
+// sub-attributes (name.formatted, emails[].display, a default active) must not make every
+// re-run look like an update.
+func (s *SCIM) same(want, cur map[string]any) bool {
+	got := lowerKeys(cur)
+	for k, wv := range want {
+		lk := strings.ToLower(k)
+		switch lk {
+		case "schemas", "id", "meta", "password", "groups":
+			continue
+		}
+		if s.ignored(lk) {
+			continue
+		}
+		if !s.sameValue(lk, wv, got[lk]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *SCIM) ignored(path string) bool {
+	if s.known != nil && !strings.Contains(path, ".") && !s.known[path] {
+		return true
+	}
+	_, ok := s.dropped.Load(path)
+	return ok
+}
+
+func lowerKeys(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+func empty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []any:
+		for _, e := range x {
+			if !empty(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for k, e := range x {
+			if !empty(e) && !(strings.EqualFold(k, "primary") && e == false) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func foldPath(path string) bool {
+	return path == "username" || path == "emails.value" || strings.HasSuffix(path, ".type")
+}
+
+func (s *SCIM) sameValue(path string, w, g any) bool {
+	if empty(w) {
+		return empty(g)
+	}
+	switch wv := w.(type) {
+	case string:
+		switch gv := g.(type) {
+		case string:
+			if foldPath(path) {
+				return strings.EqualFold(wv, gv)
+			}
+			return wv == gv
+		case bool:
+			return strings.EqualFold(wv, boolString(gv))
+		}
+		return false
+	case bool:
+		switch gv := g.(type) {
+		case bool:
+			return wv == gv
+		case string:
+			return strings.EqualFold(gv, boolString(wv))
+		}
+		return false
+	case float64:
+		gv, ok := g.(float64)
+		return ok && gv == wv
+	case map[string]any:
+		gm, ok := g.(map[string]any)
+		if !ok {
+			return false
+		}
+		gl := lowerKeys(gm)
+		for k, sub := range wv {
+			lk := strings.ToLower(k)
+			p := path + "." + lk
+			if s.ignored(p) {
+				continue
+			}
+			if lk == "primary" {
+				if (sub == true) != (gl[lk] == true) {
+					return false
+				}
+				continue
+			}
+			if !s.sameValue(p, sub, gl[lk]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		ga, ok := g.([]any)
+		if !ok {
+			// A provider may flatten a one-element list.
+			ga = []any{g}
+		}
+		ws, gs := nonEmpty(wv), nonEmpty(ga)
+		if len(ws) != len(gs) {
+			return false
+		}
+		used := make([]bool, len(gs))
+	next:
+		for _, we := range ws {
+			for j, ge := range gs {
+				if !used[j] && s.sameValue(path, we, ge) {
+					used[j] = true
+					continue next
+				}
+			}
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+func nonEmpty(a []any) []any {
+	out := make([]any, 0, len(a))
+	for _, e := range a {
+		if !empty(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// learn notes the attributes and sub-attributes a write sent that the provider's answer
+// (its full representation of the user) leaves out: the provider does not keep them, so
+// later comparisons ignore them instead of reporting the user updated on every run.
+func (w *scimWrite) learn(op *scimOp, got map[string]any) {
+	if got == nil || got["id"] == nil {
+		return // not a representation of the user: nothing to learn
+	}
+	want, err := op.wanted()
+	if err != nil {
+		return
+	}
+	gl := lowerKeys(got)
+	for k, wv := range want {
+		lk := strings.ToLower(k)
+		switch lk {
+		case "schemas", "id", "meta", "password", "groups":
+			continue
+		}
+		if empty(wv) {
+			continue
+		}
+		gv, ok := gl[lk]
+		if !ok || empty(gv) {
+			w.s.dropped.Store(lk, true)
+			continue
+		}
+		learnSub(w.s, lk, wv, gv)
+	}
+}
+
+func learnSub(s *SCIM, path string, w, g any) {
+	subKeys := func(v any) map[string]bool {
+		keys := map[string]bool{}
+		add := func(m map[string]any) {
+			for k, e := range m {
+				if !empty(e) {
+					keys[strings.ToLower(k)] = true
+				}
+			}
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			add(x)
+		case []any:
+			for _, e := range x {
+				if m, ok := e.(map[string]any); ok {
+					add(m)
+				}
+			}
+		}
+		return keys
+	}
+	have := subKeys(g)
+	for k := range subKeys(w) {
+		if !have[k] && k != "primary" {
+			s.dropped.Store(path+"."+k, true)
+		}
+	}
+}
