@@ -26,6 +26,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/sandbox/auth0"
 	"github.com/ferry-dev/ferry/internal/sandbox/faults"
+	"github.com/ferry-dev/ferry/internal/sandbox/scim"
 	"github.com/ferry-dev/ferry/test/internal/ferrytest"
 	"github.com/segmentio/encoding/json"
 )
@@ -43,11 +44,19 @@ const (
 
 // scale is the number of users and the minimum number of crashes; FERRY_LONG=1 makes both
 // larger.
+// FERRY_CRASH_USERS and FERRY_CRASHES override them.
 func scale() (users, crashes int) {
+	users, crashes = 20_000, 6
 	if os.Getenv("FERRY_LONG") != "" {
-		return 100_000, 12
+		users, crashes = 100_000, 12
 	}
-	return 20_000, 6
+	if n, err := strconv.Atoi(os.Getenv("FERRY_CRASH_USERS")); err == nil && n > 0 {
+		users = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("FERRY_CRASHES")); err == nil && n >= 0 {
+		crashes = n
+	}
+	return users, crashes
 }
 
 func seed(t *testing.T) uint64 {
@@ -61,12 +70,53 @@ func seed(t *testing.T) uint64 {
 	return 20260407
 }
 
-// tenant is a running in-process Auth0 tenant.
-type tenant struct {
-	srv      *auth0.Server
+// target is a tenant a campaign writes to, read back for the audit.
+type target interface {
+	endpoint() string
+	env() map[string]string
+	// keys returns one key per stored user: the key the audit matches source users on.
+	keys(t *testing.T) []string
+	// sourceKey is the key a source user would have in this target.
+	sourceKey(p profile) string
+	requestCount() int64
+	injector() *faults.Injector
+}
+
+// served counts requests and optionally injects faults in front of h.
+type served struct {
 	inj      *faults.Injector
-	endpoint string
 	requests atomic.Int64
+	url      string
+}
+
+func serve(t *testing.T, h http.Handler, faultSpec string, hooks faults.Hooks) *served {
+	t.Helper()
+	sv := &served{}
+	if faultSpec != "" {
+		fc, err := faults.Parse(faultSpec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sv.inj = faults.New(h, fc, hooks)
+		h = sv.inj
+	}
+	inner := h
+	sv.url = ferrytest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sv.requests.Add(1)
+		inner.ServeHTTP(w, r)
+	}))
+	return sv
+}
+
+func (sv *served) requestCount() int64        { return sv.requests.Load() }
+func (sv *served) injector() *faults.Injector { return sv.inj }
+
+// tenant is a running in-process Auth0 tenant (a source, or a target keyed by email: the
+// key Auth0's import matches users on; a re-linked user may change its user_id).
+type tenant struct {
+	*served
+	srv *auth0.Server
+	ep  string
 }
 
 type tenantOpts struct {
@@ -86,26 +136,92 @@ func startAuth0(t *testing.T, o tenantOpts) *tenant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &tenant{srv: s}
-	var h http.Handler = s.Handler()
-	if o.faults != "" {
-		fc, err := faults.Parse(o.faults)
+	sv := serve(t, s.Handler(), o.faults, faults.Hooks{})
+	return &tenant{served: sv, srv: s, ep: s.Endpoint(sv.url)}
+}
+
+func (tn *tenant) endpoint() string { return tn.ep }
+func (tn *tenant) env() map[string]string {
+	return map[string]string{"AUTH0_CLIENT_ID": clientID, "AUTH0_CLIENT_SECRET": clientSecret}
+}
+func (tn *tenant) sourceKey(p profile) string { return strings.ToLower(p.Email) }
+func (tn *tenant) keys(t *testing.T) []string {
+	var out []string
+	for _, p := range profiles(t, tn.srv.Users()) {
+		out = append(out, strings.ToLower(p.Email))
+	}
+	return out
+}
+
+// scimTarget is an in-process SCIM service provider keyed by externalId, which ferry sets
+// to the source user_id.
+type scimTarget struct {
+	*served
+	srv   *scim.Server
+	audit string // the same store served without faults, for reading back
+}
+
+const scimToken = "crash-test-scim-token-do-not-print-0123456789"
+
+func startSCIM(t *testing.T, faultSpec string) *scimTarget {
+	t.Helper()
+	s, err := scim.New(scim.Config{Token: scimToken, BasePath: "/scim/v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &scimTarget{
+		served: serve(t, userNameIndex(s, "/scim/v2", s.Handler()), faultSpec, faults.Hooks{ErrorBody: scim.ErrorBody}),
+		srv:    s,
+		audit:  ferrytest.Serve(t, s.Handler()),
+	}
+}
+
+// endpoint lifts the sink's default pacing (50 requests/s, a polite default for a real
+// provider) which would make the test measure the pacer.
+func (st *scimTarget) endpoint() string           { return "scim+" + st.url + "/scim/v2?rps=2000" }
+func (st *scimTarget) env() map[string]string     { return map[string]string{"SCIM_TOKEN": scimToken} }
+func (st *scimTarget) sourceKey(p profile) string { return p.UserID }
+
+// keys pages through GET /Users as any SCIM client would.
+func (st *scimTarget) keys(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	userNames := map[string]bool{}
+	for start := 1; ; {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/scim/v2/Users?startIndex=%d&count=200&attributes=userName,externalId", st.audit, start), nil)
+		req.Header.Set("Authorization", "Bearer "+scimToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The token endpoint is left alone: a lost token answer is retried like any other,
-		// but with 5% of them failing, the test would mostly measure token retries.
-		tn.inj = faults.New(h, fc, faults.Hooks{})
-		h = tn.inj
+		var page struct {
+			TotalResults int `json:"totalResults"`
+			Resources    []struct {
+				UserName   string `json:"userName"`
+				ExternalID string `json:"externalId"`
+			} `json:"Resources"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("audit GET /Users: %d %v", resp.StatusCode, err)
+		}
+		for _, r := range page.Resources {
+			if userNames[strings.ToLower(r.UserName)] {
+				t.Errorf("target holds userName %q twice", r.UserName)
+			}
+			userNames[strings.ToLower(r.UserName)] = true
+			out = append(out, r.ExternalID)
+		}
+		start += len(page.Resources)
+		if len(page.Resources) == 0 || start > page.TotalResults {
+			break
+		}
 	}
-	inner := h
-	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tn.requests.Add(1)
-		inner.ServeHTTP(w, r)
-	})
-	base := ferrytest.Serve(t, h)
-	tn.endpoint = s.Endpoint(base)
-	return tn
+	if len(out) != st.srv.Len() {
+		t.Errorf("paging read %d users, the store holds %d", len(out), st.srv.Len())
+	}
+	return out
 }
 
 // profile is what the comparison reads of an Auth0 user.
@@ -190,11 +306,14 @@ type crashRun struct {
 // campaign runs `ferry migrate` against src/dst until it finishes, killing it at least
 // minCrashes times first. Each run writes its own rejects file: ferry truncates the one it
 // is given (see TestResumeKeepsRejectsFile).
-func campaign(t *testing.T, rng *rand.Rand, src, dst *tenant, minCrashes int, extra ...string) crashRun {
+func campaign(t *testing.T, rng *rand.Rand, src *tenant, dst target, minCrashes int, extra ...string) crashRun {
 	t.Helper()
 	dir := t.TempDir()
 	statePath := filepath.Join(dir, "state.json")
-	env := map[string]string{"AUTH0_CLIENT_ID": clientID, "AUTH0_CLIENT_SECRET": clientSecret}
+	env := src.env()
+	for k, v := range dst.env() {
+		env[k] = v
+	}
 	cr := crashRun{Rejects: map[string]reject{}}
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
@@ -203,7 +322,7 @@ func campaign(t *testing.T, rng *rand.Rand, src, dst *tenant, minCrashes int, ex
 		}
 		cr.Runs++
 		rejects := filepath.Join(dir, fmt.Sprintf("rejects-%02d.ndjson", cr.Runs))
-		args := append([]string{"migrate", "--from", src.endpoint, "--to", dst.endpoint, "--upsert",
+		args := append([]string{"migrate", "--from", src.endpoint(), "--to", dst.endpoint(), "--upsert",
 			"--resume", statePath, "--rejects", rejects, "--json", "--no-progress"}, extra...)
 		c := ferrytest.Cmd{Bin: bin, Args: args, Env: env, Dir: dir, Timeout: 3 * time.Minute}
 		crashing := cr.Crashes < minCrashes
@@ -285,25 +404,26 @@ func lastLine(s string) string {
 
 // audit compares the tenants: it returns the number of source users neither in the target
 // nor rejected (lost), and the number of target users present more than once or not from
-// the source (duplicates). Auth0 keys an imported user by email (the import matches on it,
-// and a re-linked user may change its user_id), so the comparison does too.
-func audit(t *testing.T, src, dst *tenant, cr crashRun) (lost, dups int) {
+// the source (duplicates).
+func audit(t *testing.T, src *tenant, dst target, cr crashRun) (lost, dups int) {
 	t.Helper()
 	srcUsers := profiles(t, src.srv.Users())
-	dstUsers := profiles(t, dst.srv.Users())
 	inTarget := map[string]int{}
-	for _, u := range dstUsers {
-		inTarget[strings.ToLower(u.Email)]++
+	targetKeys := dst.keys(t)
+	for _, k := range targetKeys {
+		inTarget[k]++
 	}
-	srcEmails := map[string][]string{}
+	bySourceKey := map[string][]string{}
+	srcIDs := make(map[string]bool, len(srcUsers))
 	var lostIDs []string
 	for _, u := range srcUsers {
-		e := strings.ToLower(u.Email)
-		srcEmails[e] = append(srcEmails[e], u.UserID)
+		srcIDs[u.UserID] = true
+		k := dst.sourceKey(u)
+		bySourceKey[k] = append(bySourceKey[k], u.UserID)
 		if _, ok := cr.Rejects[u.UserID]; ok {
 			continue
 		}
-		if e == "" || inTarget[e] == 0 {
+		if k == "" || inTarget[k] == 0 {
 			lostIDs = append(lostIDs, u.UserID)
 		}
 	}
@@ -311,36 +431,29 @@ func audit(t *testing.T, src, dst *tenant, cr crashRun) (lost, dups int) {
 	if len(lostIDs) > 0 {
 		t.Errorf("%d source users neither in the target nor in a rejects file, e.g. %v", len(lostIDs), lostIDs[:min(5, len(lostIDs))])
 	}
-	// Two source users sharing an email cannot both be written to Auth0: one must be
-	// rejected, or the second silently overwrote the first.
-	for e, ids := range srcEmails {
-		if e == "" || len(ids) < 2 {
-			continue
-		}
+	// Two source users with one key (an email shared in Auth0) cannot both be written:
+	// one must be rejected, or the second silently overwrote the first.
+	for k, ids := range bySourceKey {
 		written := 0
 		for _, id := range ids {
 			if _, ok := cr.Rejects[id]; !ok {
 				written++
 			}
 		}
-		if written > 1 {
+		if k != "" && written > 1 {
 			lost += written - 1
-			t.Errorf("source users %v share email %s and %d of them were written over each other", ids, e, written)
+			t.Errorf("source users %v share the key %q and %d of them were written over each other", ids, k, written)
 		}
 	}
-	for e, n := range inTarget {
+	for k, n := range inTarget {
 		if n > 1 {
 			dups += n - 1
-			t.Errorf("target holds email %s %d times", e, n)
+			t.Errorf("target holds %q %d times", k, n)
 		}
-		if len(srcEmails[e]) == 0 {
+		if len(bySourceKey[k]) == 0 {
 			dups++
-			t.Errorf("target holds %s, who is not in the source", e)
+			t.Errorf("target holds %q, which is not in the source", k)
 		}
-	}
-	srcIDs := make(map[string]bool, len(srcUsers))
-	for _, u := range srcUsers {
-		srcIDs[u.UserID] = true
 	}
 	for ref := range cr.Rejects {
 		if !srcIDs[ref] {
@@ -348,7 +461,7 @@ func audit(t *testing.T, src, dst *tenant, cr crashRun) (lost, dups int) {
 		}
 	}
 	t.Logf("source %d, target %d, rejected %d (%d rejected in two runs), lost %d, duplicates %d",
-		len(srcUsers), len(dstUsers), len(cr.Rejects), cr.RejectDup, len(lostIDs)+lost, dups)
+		len(srcUsers), len(targetKeys), len(cr.Rejects), cr.RejectDup, len(lostIDs)+lost, dups)
 	f := cr.Final
 	if f.Read != f.Written+f.Rejected+f.Skipped {
 		t.Errorf("final summary does not add up: %+v", f)
@@ -359,42 +472,59 @@ func audit(t *testing.T, src, dst *tenant, cr crashRun) (lost, dups int) {
 	return len(lostIDs) + lost, dups
 }
 
-// TestCrashResume is the issue's harness at CI scale: 20,000 users from an Auth0 tenant to
-// another, at least six SIGKILLs, then the audit.
+// TestCrashResume is the issue's harness at CI scale: 20,000 users from an Auth0 tenant
+// (export job) to a SCIM service provider with --upsert, at least six SIGKILLs, then the
+// audit.
 func TestCrashResume(t *testing.T) {
 	users, crashes := scale()
 	rng := rand.New(rand.NewPCG(seed(t), 1))
 	src := startAuth0(t, tenantOpts{users: users})
-	dst := startAuth0(t, tenantOpts{})
+	dst := startSCIM(t, "")
 	cr := campaign(t, rng, src, dst, crashes)
-	if cr.Crashes < crashes {
-		t.Errorf("only %d crashes happened, want %d", cr.Crashes, crashes)
-	}
-	lost, dups := audit(t, src, dst, cr)
-	report(t, "auth0->auth0", users, cr, lost, dups, nil, src, dst)
+	check(t, "auth0->scim", users, crashes, cr, src, dst)
 }
 
 // TestCrashResumeFaults is the same under a hostile network: the target answers 5xx,
-// drops connections and truncates bodies; tokens live 3 seconds on both sides; the
-// target's job endpoints sit behind a small rate-limit bucket (429 storms).
+// drops connections and truncates bodies; the source does too, its tokens live 3 seconds,
+// and its read endpoints sit behind a small rate-limit bucket (429 storms).
 func TestCrashResumeFaults(t *testing.T) {
 	users, crashes := scale()
 	rng := rand.New(rand.NewPCG(seed(t), 2))
-	src := startAuth0(t, tenantOpts{users: users, ttl: 3 * time.Second, faults: "5xx=0.03,drop=0.01,truncate=0.01,seed=3"})
-	dst := startAuth0(t, tenantOpts{ttl: 3 * time.Second, faults: "5xx=0.05,drop=0.02,truncate=0.02,seed=5",
-		buckets: map[string]auth0.Bucket{auth0.BucketOther: {Burst: 8, PerSecond: 20}, auth0.BucketUsersRead: {Burst: 20, PerSecond: 50}}})
+	src := startAuth0(t, tenantOpts{users: users, ttl: 3 * time.Second, faults: "5xx=0.03,drop=0.01,truncate=0.01,seed=3",
+		buckets: map[string]auth0.Bucket{auth0.BucketOther: {Burst: 5, PerSecond: 10}, auth0.BucketUsersRead: {Burst: 5, PerSecond: 10}}})
+	dst := startSCIM(t, "5xx=0.05,drop=0.02,truncate=0.02,seed=5")
 	cr := campaign(t, rng, src, dst, crashes)
+	check(t, "auth0->scim with faults", users, crashes, cr, src, dst)
+}
+
+// TestCrashResumeAuth0Target crashes a migration into Auth0 (import jobs, matched by
+// email on --upsert). Auth0 imports are slow by nature (2 jobs at once, polled), so this
+// one is smaller unless FERRY_LONG is set.
+func TestCrashResumeAuth0Target(t *testing.T) {
+	users, crashes := scale()
+	users /= 5
+	crashes = 5
+	rng := rand.New(rand.NewPCG(seed(t), 3))
+	src := startAuth0(t, tenantOpts{users: users})
+	dst := startAuth0(t, tenantOpts{})
+	cr := campaign(t, rng, src, dst, crashes)
+	check(t, "auth0->auth0", users, crashes, cr, src, dst)
+}
+
+func check(t *testing.T, name string, users, crashes int, cr crashRun, src *tenant, dst target) {
+	t.Helper()
 	if cr.Crashes < crashes {
 		t.Errorf("only %d crashes happened, want %d", cr.Crashes, crashes)
 	}
 	lost, dups := audit(t, src, dst, cr)
-	report(t, "auth0->auth0 with faults", users, cr, lost, dups, []*faults.Injector{src.inj, dst.inj}, src, dst)
+	report(t, name, users, cr, lost, dups, src, dst)
 }
 
 // report logs one line of figures for RELIABILITY.md (go test -v shows it).
-func report(t *testing.T, name string, users int, cr crashRun, lost, dups int, injs []*faults.Injector, tenants ...*tenant) {
+func report(t *testing.T, name string, users int, cr crashRun, lost, dups int, tenants ...target) {
 	var st faults.Stats
-	for _, in := range injs {
+	for _, tn := range tenants {
+		in := tn.injector()
 		if in == nil {
 			continue
 		}
@@ -406,7 +536,7 @@ func report(t *testing.T, name string, users int, cr crashRun, lost, dups int, i
 	}
 	var reqs int64
 	for _, tn := range tenants {
-		reqs += tn.requests.Load()
+		reqs += tn.requestCount()
 	}
 	t.Logf("FIGURES %s: users=%d runs=%d crashes=%d requests=%d faults(5xx=%d drop=%d truncate=%d) rejected=%d lost=%d duplicates=%d",
 		name, users, cr.Runs, cr.Crashes, reqs, st.Errors, st.Drops, st.Truncates, len(cr.Rejects), lost, dups)
