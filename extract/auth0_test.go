@@ -410,3 +410,35 @@ func TestAuth0ResumeGrownTenant(t *testing.T) {
 	}
 	sameSet(t, ids(t, rest, "user_id"), ids(t, all[500:], "user_id"))
 }
+
+// TestAuth0FreePlanWallClock repeats the free-plan run on the wall clock, where requests
+// take real time and the sandbox's bucket refills between them.
+func TestAuth0FreePlanWallClock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a few seconds of wall time")
+	}
+	s, err := sb.New(sb.Config{Users: 120, Seed: 3, Plan: "free"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, s.Handler(), faults.Config{})
+	rec := &recorder{next: http.DefaultTransport, now: time.Now}
+	a, err := newAuth0(mustEndpoint(t, "auth0://sandbox?base="+srv.URL),
+		core.Options{Getenv: envOf(map[string]string{"AUTH0_TOKEN": s.Token()})}, netHooks{transport: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := collect(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 120 {
+		t.Errorf("%d records", len(recs))
+	}
+	log := rec.exchanges()
+	checkNo429Window(t, log)
+	if n := rec.count(http.StatusTooManyRequests); n > 1 {
+		t.Errorf("%d of %d answers were 429", n, len(log))
+	}
+	t.Logf("%d requests in %s", len(log), log[len(log)-1].got.Sub(log[0].sent).Round(time.Millisecond))
+}

@@ -444,9 +444,7 @@ func appIDError(status int, body []byte) string {
 		msg = strings.TrimSpace(e.Code + " " + e.Message)
 	}
 	msg = strings.Join(strings.Fields(strings.ToValidUTF8(msg, "\uFFFD")), " ")
-	if len(msg) > 400 {
-		msg = msg[:400] + "…"
-	}
+	msg = cut(msg, 400)
 	return strconv.Itoa(status) + " " + msg
 }
 

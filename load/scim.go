@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/segmentio/encoding/json"
 	"golang.org/x/time/rate"
@@ -56,6 +57,9 @@ type SCIM struct {
 
 	// sleep waits between recovery rounds; tests replace it.
 	sleep func(ctx context.Context, n int) error
+	// sem bounds the single-user requests in flight across all Writes: --concurrency N
+	// means N requests at once, not N per batch.
+	sem chan struct{}
 }
 
 var (
@@ -141,6 +145,7 @@ func openSCIM(ctx context.Context, ep *endpoint.Endpoint, opt core.Options) (cor
 // provider's configuration. Tests build the client themselves.
 func NewSCIM(ctx context.Context, c *httpx.Client, opt core.Options) (*SCIM, error) {
 	s := &SCIM{c: c, target: "scim", upsert: opt.Upsert, conc: max(1, opt.Concurrency), sleep: backoffSleep}
+	s.sem = make(chan struct{}, s.conc)
 	if err := s.discover(ctx); err != nil {
 		return nil, err
 	}
@@ -390,17 +395,9 @@ func (w *scimWrite) each(ctx context.Context, ops []*scimOp, f func(context.Cont
 	if len(ops) == 0 {
 		return nil
 	}
-	if len(ops) == 1 || w.s.conc == 1 {
-		for _, op := range ops {
-			if err := f(ctx, op); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	sem := make(chan struct{}, w.s.conc)
+	sem := w.s.sem
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
@@ -463,9 +460,7 @@ func scimError(status int, body []byte, redact func(string) string) (reason, sci
 		msg = strings.TrimSpace(string(body))
 	}
 	msg = strings.Join(strings.Fields(strings.ToValidUTF8(msg, "\uFFFD")), " ")
-	if len(msg) > 400 {
-		msg = msg[:400] + "…"
-	}
+	msg = cut(msg, 400)
 	reason = strconv.Itoa(status)
 	if e.ScimType != "" {
 		reason += " " + e.ScimType
@@ -489,4 +484,15 @@ func idFromLocation(loc string) string {
 		return s
 	}
 	return loc
+}
+
+// cut shortens s to at most n bytes on a rune boundary, marking the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
