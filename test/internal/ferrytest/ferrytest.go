@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -184,9 +183,12 @@ func Tail(s string, n int) string {
 }
 
 // Serve serves h on a loopback port until the test ends and returns its base URL.
-func Serve(t testing.TB, h http.Handler) string {
+func Serve(t testing.TB, h http.Handler) string { return ServeOn(t, "127.0.0.1:0", h) }
+
+// ServeOn is Serve on a given loopback address (127.0.0.2:0 is another host to a client).
+func ServeOn(t testing.TB, addr string, h http.Handler) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,11 +202,4 @@ func Serve(t testing.TB, h http.Handler) string {
 		}
 	})
 	return "http://" + ln.Addr().String()
-}
-
-// Port returns the port of a base URL such as http://127.0.0.1:PORT.
-func Port(base string) int {
-	_, p, _ := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
-	n, _ := strconv.Atoi(p)
-	return n
 }
