@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -63,19 +62,6 @@ func writeFile(s string) func(*testing.T, string) {
 	}
 }
 
-func gz(t *testing.T, path string, body func(w io.Writer)) {
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
-	body(zw)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-}
-
 func nested(depth int) string {
 	return strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth)
 }
@@ -84,13 +70,22 @@ func hostileFiles() []hostileCase {
 	return []hostileCase{
 		{name: "gzip bomb", ext: ".ndjson.gz", codes: []int{3}, want: `(?i)gzip bomb|decompressed size`, written: -1,
 			file: func(t *testing.T, path string) {
-				gz(t, path, func(w io.Writer) {
-					w.Write([]byte(user("before.bomb@example.com") + "\n"))
-					blank := bytes.Repeat([]byte("\n"), 1<<20)
-					for range 400 { // 400 MiB of blank lines, ~400 KiB compressed
-						w.Write(blank)
-					}
-				})
+				// 400 gzip members of 1 MiB of blank lines each (a reader takes them as one
+				// stream): 400 MiB inflated from ~400 KiB, compressed once.
+				var head, member bytes.Buffer
+				zw := gzip.NewWriter(&head)
+				zw.Write([]byte(user("before.bomb@example.com") + "\n"))
+				zw.Close()
+				zw, _ = gzip.NewWriterLevel(&member, gzip.BestCompression)
+				zw.Write(bytes.Repeat([]byte("\n"), 1<<20))
+				zw.Close()
+				out := append([]byte(nil), head.Bytes()...)
+				for range 400 {
+					out = append(out, member.Bytes()...)
+				}
+				if err := os.WriteFile(path, out, 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}},
 		{name: "truncated gzip", ext: ".ndjson.gz", codes: []int{3}, want: `(?i)unexpected EOF|truncated|corrupt`, written: -1,
 			file: func(t *testing.T, path string) {
