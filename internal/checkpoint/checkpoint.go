@@ -53,7 +53,17 @@ func Load(path, from, to string) (*State, error) {
 }
 
 // Save writes s to path atomically, mode 0600.
+//
+// An unfinished state with no cursor never replaces one with a cursor for the same
+// migration: a resumed run has committed nothing of its own until its first record is
+// through, and its first periodic save would otherwise send the next restart back to the
+// beginning of the source (a whole re-import after every crash).
 func Save(path string, s *State) error {
+	if s.Cursor == "" && !s.Done {
+		if prev, err := Load(path, s.From, s.To); err == nil && prev != nil && !prev.Done && prev.Cursor != "" {
+			s.Cursor = prev.Cursor
+		}
+	}
 	s.Version = 1
 	s.Updated = time.Now().UTC()
 	b, err := json.Marshal(s)
