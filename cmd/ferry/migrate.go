@@ -173,6 +173,17 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 		defer w.Close()
 		*l.dst = pipeline.NewLog(w)
 	}
+	if resumed != nil && cfg.Rejects != nil {
+		// Records replayed after the checkpoint may have been rejected before the crash.
+		if r, err := os.Open(f.rejects); err == nil {
+			refs, err := pipeline.ReadRejectRefs(r)
+			r.Close()
+			if err != nil {
+				return s, fmt.Errorf("--rejects %s: %w", f.rejects, err)
+			}
+			cfg.Rejects.SkipRefs(refs)
+		}
+	}
 	var total int64
 	if c, ok := src.(core.Counter); ok {
 		total, _ = c.Total(ctx)
@@ -221,15 +232,12 @@ func setupResume(f *runFlags, src core.Source, dst core.Sink, cfg *pipeline.Conf
 	return st, nil
 }
 
-// stateOf is the state to save: the counts of the runs before a resume plus this one's,
-// and the cursor (the resumed-from one until this run commits further).
+// stateOf is the state to save: the counts of the runs before a resume plus this one's.
+// (checkpoint.Save keeps the resumed-from cursor until this run commits further.)
 func stateOf(f *runFlags, prev *checkpoint.State, cursor string, s pipeline.Summary) *checkpoint.State {
 	st := &checkpoint.State{From: endpoint.Redact(f.from), To: endpoint.Redact(f.to), Cursor: cursor,
 		Read: s.Read, Written: s.Written, Rejected: s.Rejected, Skipped: s.Skipped}
 	if prev != nil {
-		if cursor == "" {
-			st.Cursor = prev.Cursor
-		}
 		st.Read += prev.Read
 		st.Written += prev.Written
 		st.Rejected += prev.Rejected

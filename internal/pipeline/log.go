@@ -16,6 +16,9 @@ import (
 type Log struct {
 	w   *bufio.Writer
 	buf []byte // one line, reused: the committer is the only writer
+	// done holds the refs of records a run before a resume already rejected: records
+	// replayed after the checkpoint are not listed twice.
+	done map[string]bool
 }
 
 // NewLog writes NDJSON to w.
@@ -42,8 +45,31 @@ type rejectLine struct {
 	Truncated    bool            `json:"record_truncated,omitempty"`
 }
 
+// SkipRefs makes Reject pass over records whose ref is in refs (read back from the rejects
+// file a resumed run appends to).
+func (l *Log) SkipRefs(refs map[string]bool) { l.done = refs }
+
+// ReadRejectRefs returns the refs named in a rejects file (nil when it does not exist).
+func ReadRejectRefs(r io.Reader) (map[string]bool, error) {
+	refs := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		var line struct {
+			Ref string `json:"ref"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Ref != "" {
+			refs[line.Ref] = true
+		}
+	}
+	return refs, sc.Err()
+}
+
 // Reject writes one rejected record with its reason.
 func (l *Log) Reject(e *entry) error {
+	if l.done[e.rec.Ref] {
+		return nil
+	}
 	line := rejectLine{Ref: e.rec.Ref, Stage: e.stage, Reason: e.reason}
 	if e.item.User != nil {
 		line.User = e.item.User.Ref()

@@ -305,3 +305,31 @@ func TestSinkLimitsWinOverDefaults(t *testing.T) {
 		t.Errorf("largest batch %d over --batch-size 300", largest)
 	}
 }
+
+// TestLogsReachDiskBeforeCheckpoint: whenever the checkpoint moves, every reject line of the
+// records it covers is already written out (a kill -9 right after must not lose them).
+func TestLogsReachDiskBeforeCheckpoint(t *testing.T) {
+	bad := map[int]bool{}
+	for i := 0; i < 3000; i += 7 {
+		bad[i] = true
+	}
+	var rej strings.Builder
+	cfg := config(&memSource{n: 3000, bad: bad}, &memSink{jitter: true})
+	cfg.Rejects = NewLog(&rej)
+	cfg.Batch.MaxCount = 20
+	cfg.CheckpointEvery = time.Nanosecond
+	calls := 0
+	cfg.Checkpoint = func(cursor string, s Summary) error {
+		calls++
+		if lines := int64(strings.Count(rej.String(), "\n")); lines != s.Rejected {
+			t.Errorf("checkpoint with %d rejected but %d reject lines written", s.Rejected, lines)
+		}
+		return nil
+	}
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if calls < 10 {
+		t.Errorf("only %d checkpoints", calls)
+	}
+}

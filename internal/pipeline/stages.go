@@ -223,6 +223,11 @@ func (c *committer) run(ctx context.Context, done <-chan *batch) error {
 			}
 			if c.cfg.Checkpoint != nil && time.Since(c.last) >= c.cfg.CheckpointEvery {
 				c.last = time.Now()
+				// The logs first: once the cursor moves past a record, a crash must not
+				// take its reject line or its changes with it.
+				if err := c.flushLogs(); err != nil {
+					return err
+				}
 				if err := c.cfg.Checkpoint(c.cursor, c.sum); err != nil {
 					return fmt.Errorf("checkpoint: %w", err)
 				}
@@ -282,16 +287,27 @@ func (c *committer) commit(e *entry) error {
 }
 
 func (c *committer) finish(s Summary) error {
-	var errs []error
+	if err := c.flushLogs(); err != nil {
+		return err
+	}
 	if c.cfg.Checkpoint != nil {
 		if err := c.cfg.Checkpoint(c.cursor, s); err != nil {
-			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
+	return nil
+}
+
+// flushLogs writes the buffered rejects and changes out to their files.
+func (c *committer) flushLogs() error {
+	var errs []error
 	for _, l := range []*Log{c.cfg.Rejects, c.cfg.Changes} {
 		if l != nil {
 			errs = append(errs, l.Flush())
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("rejects/changes log: %w", err)
+	}
+	return nil
 }
