@@ -35,6 +35,9 @@ func decodeSCIM(raw []byte) (*schemas.User, error) {
 		}
 		return nil, scimFieldError(err)
 	}
+	if err := scimDuplicate(raw); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 

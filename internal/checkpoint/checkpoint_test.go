@@ -87,4 +87,3 @@ func TestLoadTornOrForeign(t *testing.T) {
 		}
 	}
 }
-

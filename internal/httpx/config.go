@@ -74,7 +74,7 @@ const (
 	DefaultTimeout       = 2 * time.Minute
 	DefaultIdleTimeout   = 60 * time.Second
 	DefaultMaxRetries    = 8
-	DefaultMaxBody       = 64 << 20
+	DefaultMaxBody       = 16 << 20 // list pages are a few MB; bytes.Buffer doubling makes the peak ~3x this
 	DefaultMaxStreamBody = 8 << 30
 	DefaultMaxRetryWait  = 10 * time.Minute
 )

@@ -6,6 +6,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 	"github.com/ferry-dev/ferry/internal/redact"
 	"github.com/ferry-dev/ferry/transform"
 	"github.com/segmentio/encoding/json"
@@ -77,7 +78,13 @@ func (l *Log) Reject(e *entry) error {
 	raw := e.rec.Data
 	// Invalid UTF-8 must not reach the rejects file verbatim: it would stop being valid
 	// NDJSON. Such records are kept as base64 below.
-	if red, ok := redact.JSON(raw); ok && utf8.Valid(raw) {
+	// Too deep for a decoder to take in reasonable time: kept as text, like non-JSON.
+	var red []byte
+	ok := utf8.Valid(raw) && !jsonstream.TooDeep(raw, jsonstream.MaxDepth)
+	if ok {
+		red, ok = redact.JSON(raw)
+	}
+	if ok {
 		line.Record = red
 	} else {
 		// Not JSON: it cannot hold a parsed secret, but keep only a prefix of it.

@@ -7,9 +7,13 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 	"github.com/ferry-dev/ferry/schemas"
 	"github.com/ferry-dev/ferry/transform"
 )
+
+// errTooDeep rejects a record nested past jsonstream.MaxDepth before any decoder sees it.
+var errTooDeep = fmt.Errorf("JSON nested deeper than %d levels", jsonstream.MaxDepth)
 
 // scratch is one transform worker's reusable memory.
 type scratch struct {
@@ -30,6 +34,11 @@ func (cfg *Config) process(e *entry, w *scratch) {
 	if e.rec.Err != nil {
 		e.reject("read", e.rec.Err)
 		cfg.observe(e, nil)
+		return
+	}
+	if jsonstream.TooDeep(e.rec.Data, jsonstream.MaxDepth) {
+		e.reject("read", fmt.Errorf("%s: %w", e.rec.Ref, errTooDeep))
+		cfg.observe(e, errTooDeep)
 		return
 	}
 	u, err := cfg.Decoder.Decode(e.rec.Data)
