@@ -16,7 +16,7 @@ func TestTooDeep(t *testing.T) {
 		{`[[["x"]]]`, false},
 		{`[[[[1]]]]`, true},
 		{`{"s":"[[[[[[[[{{{{{{"}`, false}, // brackets inside strings do not count
-		{`{"s":"\"[[[[[[\\"}`, false},    // nor after escaped quotes
+		{`{"s":"\"[[[[[[\\"}`, false},     // nor after escaped quotes
 		{`{"s":"unterminated [[[[[[`, false},
 	}
 	for _, tt := range tests {
