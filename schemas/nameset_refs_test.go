@@ -52,3 +52,22 @@ func TestNameSetLarge(t *testing.T) {
 		}
 	}
 }
+
+// Any ref comes back as given (cut to maxRef), whatever packing it took.
+func FuzzNameSetRef(f *testing.F) {
+	for _, seed := range []string{"line 1", "line 01", "element 0", "element 1073741823", "line 4294967296", "auth0|x", "", "line 1\x00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		s := NewNameSet()
+		s.Seen("a", ref)
+		got, dup := s.Seen("A", "b")
+		want := ref
+		if len(want) > maxRef {
+			want = want[:maxRef]
+		}
+		if !dup || got != want {
+			t.Fatalf("ref %q came back as %q (dup %v)", ref, got, dup)
+		}
+	})
+}
