@@ -196,19 +196,21 @@ func reportRate(t *testing.T, label string, res ferryResult, p *countingProxy, r
 	reqs := len(p.codes)
 	ups := float64(res.Written+res.Rejected) / res.Seconds
 	reqRate := float64(reqs) / last.Seconds()
-	line := fmt.Sprintf("RATE | %s | %d users (%d rejected) | %.1f s | %.0f users/s | %d requests, %.1f req/s = %.0f%% of %g rps",
+	line := fmt.Sprintf("RATE | %s | %d (%d rejected) | %.1f | %.0f | %d, %.1f req/s = %.0f%% of %g rps |",
 		label, res.Read, res.Rejected, res.Seconds, ups, reqs, reqRate, 100*reqRate/rps, rps)
 	if perReq > 0 {
 		ceiling := rps * perReq
-		line += fmt.Sprintf(" | ceiling %.0f users/s, reached %.0f%%", ceiling, 100*ups/ceiling)
+		line += fmt.Sprintf(" %.0f users/s; reached %.0f%% |", ceiling, 100*ups/ceiling)
+	} else {
+		line += " - |"
 	}
+	line += fmt.Sprintf(" %d (%d after %s) |", n429, late429, warmup)
 	// After the warm-up the burst is spent: this is the rate the limit allows, sustained.
 	if last > warmup+time.Second {
 		r := float64(steady) / (last - warmup).Seconds()
-		line += fmt.Sprintf(" | after warm-up %.1f req/s = %.0f%% of the limit", r, 100*r/rps)
+		line += fmt.Sprintf(" %.1f req/s = %.0f%% of the limit |", r, 100*r/rps)
 	} else {
-		line += " | done within the warm-up (burst)"
+		line += " all within the warm-up (burst) |"
 	}
-	line += fmt.Sprintf(" | 429: %d (%d after %s warm-up) |", n429, late429, warmup)
 	fmt.Println(line)
 }

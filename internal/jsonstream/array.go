@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -66,7 +67,7 @@ func (a *array) Next() (*Record, error) {
 		return nil, a.truncated(err, fmt.Sprintf("element %d not closed", a.n+1))
 	}
 	a.n++
-	a.rec = Record{Data: a.val, Ref: fmt.Sprintf("element %d", a.n), N: a.n}
+	a.rec = Record{Data: a.val, Ref: "element " + strconv.FormatInt(a.n, 10), N: a.n}
 	switch {
 	case tooLong:
 		a.rec.Err = fmt.Errorf("element %d: %w: over %d bytes", a.n, ErrTooLarge, a.max)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -81,7 +82,7 @@ func (d *ndjson) Next() (*Record, error) {
 			continue
 		}
 		d.n++
-		d.rec = Record{Data: line, Ref: fmt.Sprintf("line %d", d.line), N: d.n}
+		d.rec = Record{Data: line, Ref: "line " + strconv.FormatInt(d.line, 10), N: d.n}
 		switch {
 		case tooLong:
 			d.rec.Err = fmt.Errorf("line %d: %w: over %d bytes", d.line, ErrTooLarge, d.max)

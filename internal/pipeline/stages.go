@@ -63,6 +63,8 @@ func (cfg *Config) process(e *entry, w *scratch) {
 			return
 		}
 	}
+	// An Encoder appends to dst (its contract; every registered one does), so what it
+	// returns is this worker's own memory and may serve as the next scratch.
 	buf, err := cfg.Encoder.Encode(w.enc[:0], u)
 	if cap(buf) <= maxScratch {
 		w.enc = buf[:0]
