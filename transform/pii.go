@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"github.com/ferry-dev/ferry/internal/redact"
 	"strings"
 )
 
@@ -186,8 +187,9 @@ func piiScalar(v *mdValue, hint keyHint) (piiKind, string, bool) {
 	default:
 		return 0, "", false
 	}
-	if hint != hintNone && v.s != "" {
-		if hint == hintSecret {
+	if hint != hintNone && v.s != "" || redact.LooksLikePasswordHash(v.s) {
+		// A password hash is a secret wherever it sits, whatever its member is called.
+		if hint == hintSecret || redact.LooksLikePasswordHash(v.s) {
 			return piiHinted, "[redacted]", true
 		}
 		return piiHinted, maskDigits(v.s), true

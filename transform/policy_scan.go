@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"github.com/ferry-dev/ferry/internal/redact"
 	"unicode/utf8"
 
 	"github.com/segmentio/encoding/json"
@@ -20,7 +21,7 @@ const (
 	scReserved                         // a top-level name is an Auth0 reserved app_metadata name
 	scShadow                           // a top-level name is an Auth0 root profile attribute
 	scLongString                       // a string value is over 256 bytes
-	scDigits                           // a digit run shaped like a card number or national id
+	scDigits                           // a digit run shaped like a card number or national id, or a password hash
 	scKeyHint                          // a member name says secret / national id / card
 	scDynKey                           // a member name looks like data
 	scInvalid                          // not valid JSON (the slow path reports where)
@@ -316,6 +317,11 @@ func (s *mdScanner) str(isKey bool) bool {
 		switch {
 		case c == '"':
 			if !isKey && piiRunCandidate(run, first) {
+				s.flags |= scDigits
+			}
+			// A password hash ("$2b$...", "{SSHA}...") is for the PII rule too; the first
+			// byte keeps the conversion off the common path.
+			if !isKey && j-start >= 20 && (s.b[start] == '$' || s.b[start] == '{') && redact.LooksLikePasswordHash(string(s.b[start:j])) {
 				s.flags |= scDigits
 			}
 			if nonASCII && !utf8.Valid(s.b[start:j]) {

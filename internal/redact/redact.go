@@ -48,7 +48,7 @@ func walk(v any) (changed bool) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
-			if IsSecretKey(k) && val != nil {
+			if (IsSecretKey(k) && val != nil) || isHashString(val) {
 				x[k] = Marker
 				changed = true
 				continue
@@ -58,13 +58,40 @@ func walk(v any) (changed bool) {
 			}
 		}
 	case []any:
-		for _, e := range x {
+		for i, e := range x {
+			if isHashString(e) {
+				x[i] = Marker
+				changed = true
+				continue
+			}
 			if walk(e) {
 				changed = true
 			}
 		}
 	}
 	return changed
+}
+
+func isHashString(v any) bool {
+	s, ok := v.(string)
+	return ok && LooksLikePasswordHash(s)
+}
+
+// hashPrefixes are the modular-crypt and LDAP prefixes of password hash formats.
+var hashPrefixes = []string{"$2a$", "$2b$", "$2y$", "$2x$", "$argon2", "$scrypt$", "$pbkdf2", "$5$", "$6$", "{SSHA}", "{SSHA256}", "{SSHA512}", "{PBKDF2"}
+
+// LooksLikePasswordHash recognises a password hash by its value, wherever a provider or a
+// user stored it (a bcrypt hash kept under "legacy_hash" in metadata has no telling name).
+func LooksLikePasswordHash(s string) bool {
+	if len(s) < 20 || len(s) > 512 {
+		return false
+	}
+	for _, p := range hashPrefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // String replaces every occurrence of each secret value in s.

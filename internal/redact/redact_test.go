@@ -11,6 +11,10 @@ func TestJSON(t *testing.T) {
 		{`{"urn:x":{"passwordHash":"h","passwordHashAlg":"bcrypt"}}`, `{"urn:x":{"passwordHash":"[REDACTED]","passwordHashAlg":"bcrypt"}}`},
 		{`{"mfa_factors":[{"totp":{"secret":"S"}}],"x":[{"Client-Secret":"y"}]}`, `{"mfa_factors":"[REDACTED]","x":[{"Client-Secret":"[REDACTED]"}]}`},
 		{`{"email":"a@b.c",  "n":1}`, `{"email":"a@b.c",  "n":1}`}, // untouched byte for byte
+		// A hash recognised by its value, under a name that says nothing.
+		{`{"app_metadata":{"legacy_hash":"$2b$10$abcdefghijklmnopqrstuv","old":["$argon2id$v=19$m=65536"]}}`,
+			`{"app_metadata":{"legacy_hash":"[REDACTED]","old":["[REDACTED]"]}}`},
+		{`{"price":"$20","note":"$2b$ is a prefix"}`, `{"price":"$20","note":"$2b$ is a prefix"}`}, // too short to be a hash
 	}
 	for _, tt := range tests {
 		got, ok := JSON([]byte(tt.in))
