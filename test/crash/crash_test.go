@@ -567,12 +567,18 @@ func TestCrashResume(t *testing.T) {
 // fails too, its tokens live 3 seconds (several expire in every run), and its endpoints
 // sit behind small rate-limit buckets.
 //
-// Half the users by default (faults make every run slower); all of them with FERRY_LONG.
+// Half the users by default (faults make every run slower), an eighth under -race; all of
+// them with FERRY_LONG.
 func TestCrashResumeFaults(t *testing.T) {
 	t.Parallel()
 	users, crashes := scale()
 	if os.Getenv("FERRY_LONG") == "" && os.Getenv("FERRY_CRASH_USERS") == "" {
 		users /= 2
+		if raceEnabled {
+			// The race-instrumented sandboxes make each faulty run minutes long; CI runs
+			// this campaign small under -race, full size without it.
+			users /= 4
+		}
 	}
 	rng := rand.New(rand.NewPCG(seed(t), 2))
 	src := startAuth0(t, tenantOpts{users: users, ttl: 3 * time.Second, faults: "5xx=0.03,drop=0.01,truncate=0.01,seed=3",
