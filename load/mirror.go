@@ -3,12 +3,11 @@ package load
 import (
 	"context"
 	"fmt"
+	"github.com/ferry-dev/ferry/schemas"
 	"hash/maphash"
 	"sort"
 	"strings"
 	"sync"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
@@ -287,7 +286,7 @@ func (k *KeepSet) Add(key string) {
 	if key == "" {
 		return
 	}
-	h := foldHash(k.seed, key)
+	h := schemas.FoldHash(k.seed, key)
 	sh := &k.shards[h%keepShards]
 	sh.mu.Lock()
 	sh.m[h] = struct{}{}
@@ -299,7 +298,7 @@ func (k *KeepSet) Has(key string) bool {
 	if key == "" {
 		return false
 	}
-	h := foldHash(k.seed, key)
+	h := schemas.FoldHash(k.seed, key)
 	sh := &k.shards[h%keepShards]
 	sh.mu.Lock()
 	_, ok := sh.m[h]
@@ -342,50 +341,6 @@ func (k *KeepSet) Complete() (bool, string) {
 		why += fmt.Sprintf("; %d more", k.nIncomp-len(k.incomplete))
 	}
 	return false, why
-}
-
-// foldHash hashes the case-folded key: each rune replaced by the smallest rune of its
-// simple-folding orbit, so keys hash alike exactly when strings.EqualFold calls them equal
-// (as schemas.NameSet compares userNames). Invalid UTF-8 bytes are hashed as they are.
-func foldHash(seed maphash.Seed, s string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	var buf [64]byte
-	n := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			buf[n] = c
-			n++
-			i++
-		} else {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				buf[n] = s[i]
-				n++
-			} else {
-				n += utf8.EncodeRune(buf[n:], foldMin(r))
-			}
-			i += size
-		}
-		if n > len(buf)-utf8.UTFMax {
-			h.Write(buf[:n])
-			n = 0
-		}
-	}
-	h.Write(buf[:n])
-	return h.Sum64()
-}
-
-func foldMin(r rune) rune {
-	m := r
-	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-		m = min(m, f)
-	}
-	return m
 }
 
 // idSet drops target users a listing returned twice (an offset-paged listing that shifts

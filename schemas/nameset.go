@@ -288,9 +288,14 @@ func allocWords[T uint32 | uint64](n int) (region, []T) {
 // simple-folding orbit, so that two valid UTF-8 names hash alike exactly when
 // strings.EqualFold says they are equal. Invalid UTF-8 bytes are hashed as they are:
 // EqualFold would take each for U+FFFD and so call distinct names equal.
-func (s *NameSet) hash(name string) uint64 {
+func (s *NameSet) hash(name string) uint64 { return FoldHash(s.seed, name) }
+
+// FoldHash hashes name case-folded (Unicode simple folding: each rune replaced by the
+// smallest rune of its folding orbit), so two names strings.EqualFold calls equal hash
+// alike. Anything that needs case-insensitive sets of names (the mirror's keep set) uses it.
+func FoldHash(seed maphash.Seed, name string) uint64 {
 	var h maphash.Hash
-	h.SetSeed(s.seed)
+	h.SetSeed(seed)
 	var buf [64]byte
 	n := 0
 	for i := 0; i < len(name); {
