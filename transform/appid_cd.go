@@ -2,6 +2,7 @@ package transform
 
 import (
 	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
 )
@@ -173,7 +174,7 @@ func decodeAppIDCD(raw []byte) (*schemas.User, error) {
 	email := u.PrimaryEmail()
 	if u.UserName != "" {
 		if u.UserName == email || u.UserName == f.SourceID || u.UserName == u.ID {
-			scimExtra.add([]byte(`"userName"`), appendString(nil, u.UserName))
+			scimExtra.add([]byte(`"userName"`), jsonw.AppendString(nil, u.UserName))
 		}
 	} else {
 		switch {

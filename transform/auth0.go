@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"strings"
 	"time"
 
@@ -433,7 +434,7 @@ func appendRoleNames(b []byte, roles []schemas.MultiValued) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, r.Value)
+		b = jsonw.AppendString(b, r.Value)
 	}
 	return append(b, ']')
 }

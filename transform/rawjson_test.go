@@ -2,6 +2,7 @@ package transform
 
 import (
 	stdjson "encoding/json"
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ func FuzzJSONString(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if utf8.ValidString(s) {
-			enc := appendString(nil, s)
+			enc := jsonw.AppendString(nil, s)
 			back, err := unquote(enc, "x")
 			if err != nil || back != s {
 				t.Fatalf("%q -> %s -> %q, %v", s, enc, back, err)

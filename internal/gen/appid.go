@@ -1,6 +1,9 @@
 package gen
 
-import "iter"
+import (
+	"github.com/ferry-dev/ferry/internal/jsonw"
+	"iter"
+)
 
 // AppID returns user i as an IBM Cloud App ID users/export item:
 // {id, name, email, picture, identities:[{provider, id, idpUserInfo}], attributes, roles}.
@@ -56,12 +59,12 @@ func AppendAppID(dst []byte, seed int64, i int, opt Options) []byte {
 	dst = append(dst, `{"id":"`...)
 	dst = appendGUID(dst, &r)
 	dst = append(dst, `","name":`...)
-	dst = appendString(dst, p.given+" "+p.family)
+	dst = jsonw.AppendString(dst, p.given+" "+p.family)
 	dst = append(dst, `,"email":`...)
-	dst = appendString(dst, email)
+	dst = jsonw.AppendString(dst, email)
 	if len(picture) > 0 {
 		dst = append(dst, `,"picture":`...)
-		dst = appendString(dst, string(picture))
+		dst = jsonw.AppendString(dst, string(picture))
 	}
 	dst = append(dst, `,"identities":[{"provider":"`...)
 	dst = append(dst, provider...)
@@ -71,19 +74,19 @@ func AppendAppID(dst []byte, seed int64, i int, opt Options) []byte {
 	switch provider {
 	case "cloud_directory":
 		dst = append(dst, `"displayName":`...)
-		dst = appendString(dst, p.given+" "+p.family)
+		dst = jsonw.AppendString(dst, p.given+" "+p.family)
 		dst = append(dst, `,"active":true,"mfaContext":{},"emails":[{"value":`...)
-		dst = appendString(dst, email)
+		dst = jsonw.AppendString(dst, email)
 		dst = append(dst, `,"primary":true}],"meta":{"created":"`...)
 		dst = appendTime(dst, created)
 		dst = append(dst, `","lastModified":"`...)
 		dst = appendTime(dst, modified)
 		dst = append(dst, `","resourceType":"User"},"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"name":{"givenName":`...)
-		dst = appendString(dst, p.given)
+		dst = jsonw.AppendString(dst, p.given)
 		dst = append(dst, `,"familyName":`...)
-		dst = appendString(dst, p.family)
+		dst = jsonw.AppendString(dst, p.family)
 		dst = append(dst, `,"formatted":`...)
-		dst = appendString(dst, p.given+" "+p.family)
+		dst = jsonw.AppendString(dst, p.given+" "+p.family)
 		dst = append(dst, `},"id":"`...)
 		dst = append(dst, id...)
 		dst = append(dst, `","status":"CONFIRMED","idpType":"cloud_directory"`...)
@@ -91,15 +94,15 @@ func AppendAppID(dst []byte, seed int64, i int, opt Options) []byte {
 		dst = append(dst, `"sub":"`...)
 		dst = append(dst, id...)
 		dst = append(dst, `","name":`...)
-		dst = appendString(dst, p.given+" "+p.family)
+		dst = jsonw.AppendString(dst, p.given+" "+p.family)
 		dst = append(dst, `,"given_name":`...)
-		dst = appendString(dst, p.given)
+		dst = jsonw.AppendString(dst, p.given)
 		dst = append(dst, `,"family_name":`...)
-		dst = appendString(dst, p.family)
+		dst = jsonw.AppendString(dst, p.family)
 		dst = append(dst, `,"picture":`...)
-		dst = appendString(dst, string(picture))
+		dst = jsonw.AppendString(dst, string(picture))
 		dst = append(dst, `,"email":`...)
-		dst = appendString(dst, email)
+		dst = jsonw.AppendString(dst, email)
 		dst = append(dst, `,"email_verified":`...)
 		if t&kStringBool != 0 {
 			dst = append(dst, `"true"`...)
@@ -107,7 +110,7 @@ func AppendAppID(dst []byte, seed int64, i int, opt Options) []byte {
 			dst = append(dst, `true`...)
 		}
 		dst = append(dst, `,"locale":`...)
-		dst = appendString(dst, pick(&r, languages))
+		dst = jsonw.AppendString(dst, pick(&r, languages))
 		dst = append(dst, `,"idpType":"google","id":"`...)
 		dst = append(dst, id...)
 		dst = append(dst, '"')
@@ -115,22 +118,22 @@ func AppendAppID(dst []byte, seed int64, i int, opt Options) []byte {
 		dst = append(dst, `"id":"`...)
 		dst = append(dst, id...)
 		dst = append(dst, `","name":`...)
-		dst = appendString(dst, p.given+" "+p.family)
+		dst = jsonw.AppendString(dst, p.given+" "+p.family)
 		dst = append(dst, `,"first_name":`...)
-		dst = appendString(dst, p.given)
+		dst = jsonw.AppendString(dst, p.given)
 		dst = append(dst, `,"last_name":`...)
-		dst = appendString(dst, p.family)
+		dst = jsonw.AppendString(dst, p.family)
 		dst = append(dst, `,"email":`...)
-		dst = appendString(dst, email)
+		dst = jsonw.AppendString(dst, email)
 		dst = append(dst, `,"picture":{"data":{"height":50,"is_silhouette":false,"url":`...)
-		dst = appendString(dst, string(picture))
+		dst = jsonw.AppendString(dst, string(picture))
 		dst = append(dst, `,"width":50}},"idpType":"facebook"`...)
 	}
 	dst = append(dst, `}}],"attributes":{`...)
 	dst = append(dst, `"plan":`...)
-	dst = appendString(dst, pick(&r, plans))
+	dst = jsonw.AppendString(dst, pick(&r, plans))
 	dst = append(dst, `,"language":`...)
-	dst = appendString(dst, pick(&r, languages))
+	dst = jsonw.AppendString(dst, pick(&r, languages))
 	if t&kTypeClash != 0 {
 		dst = append(dst, `,"points":"`...)
 		dst = appendInt(dst, int64(r.intn(10000)))
@@ -141,7 +144,7 @@ func AppendAppID(dst []byte, seed int64, i int, opt Options) []byte {
 	}
 	if t&kDottedKey != 0 {
 		dst = append(dst, `,"preference.color":`...)
-		dst = appendString(dst, pick(&r, colors))
+		dst = jsonw.AppendString(dst, pick(&r, colors))
 	}
 	if t&kDollarKey != 0 {
 		dst = append(dst, `,"$theme":"dark"`...)
@@ -163,7 +166,7 @@ func AppendAppID(dst []byte, seed int64, i int, opt Options) []byte {
 	}
 	dst = append(dst, `},"roles":[`...)
 	if roles := opt.roles(); r.chance(0.6) {
-		dst = appendString(dst, pick(&r, roles))
+		dst = jsonw.AppendString(dst, pick(&r, roles))
 	}
 	return append(dst, `]}`...)
 }

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"iter"
 	"strconv"
 )
@@ -72,14 +73,14 @@ func AppendAuth0(dst []byte, seed int64, i int, opt Options) []byte {
 		dst = append(dst, `,"newsletter":`...)
 		dst = appendBool(dst, r.chance(0.5))
 		dst = append(dst, `},"plan":`...)
-		dst = appendString(dst, pick(&r, plans))
+		dst = jsonw.AppendString(dst, pick(&r, plans))
 		if roles := opt.roles(); r.chance(0.6) {
 			dst = append(dst, `,"roles":[`...)
 			first := r.intn(len(roles))
-			dst = appendString(dst, roles[first])
+			dst = jsonw.AppendString(dst, roles[first])
 			if len(roles) > 1 && r.chance(0.3) {
 				dst = append(dst, ',')
-				dst = appendString(dst, roles[(first+1+r.intn(len(roles)-1))%len(roles)])
+				dst = jsonw.AppendString(dst, roles[(first+1+r.intn(len(roles)-1))%len(roles)])
 			}
 			dst = append(dst, ']')
 		}
@@ -116,7 +117,7 @@ func AppendAuth0(dst []byte, seed int64, i int, opt Options) []byte {
 	dst = append(dst, `"created_at":"`...)
 	dst = appendTime(dst, created)
 	dst = append(dst, `","email":`...)
-	dst = appendString(dst, string(p.email))
+	dst = jsonw.AppendString(dst, string(p.email))
 	dst = append(dst, `,"email_verified":`...)
 	if t&kStringBool != 0 {
 		dst = append(dst, `"true"`...)
@@ -126,16 +127,16 @@ func AppendAuth0(dst []byte, seed int64, i int, opt Options) []byte {
 	hasNames := social || r.chance(0.8)
 	if hasNames {
 		dst = append(dst, `,"family_name":`...)
-		dst = appendString(dst, p.family)
+		dst = jsonw.AppendString(dst, p.family)
 		dst = append(dst, `,"given_name":`...)
-		dst = appendString(dst, p.given)
+		dst = jsonw.AppendString(dst, p.given)
 	}
 	dst = append(dst, `,"identities":[{"connection":`...)
-	dst = appendString(dst, connection)
+	dst = jsonw.AppendString(dst, connection)
 	dst = append(dst, `,"isSocial":`...)
 	dst = appendBool(dst, provider != "auth0")
 	dst = append(dst, `,"provider":`...)
-	dst = appendString(dst, provider)
+	dst = jsonw.AppendString(dst, provider)
 	dst = append(dst, `,"user_id":`...)
 	if numericID {
 		dst = append(dst, uid...)
@@ -148,11 +149,11 @@ func AppendAuth0(dst []byte, seed int64, i int, opt Options) []byte {
 	if linked {
 		// A linked secondary identity carries the profile it came with.
 		dst = append(dst, `,{"connection":"google-oauth2","isSocial":true,"profileData":{"email":`...)
-		dst = appendString(dst, string(p.email))
+		dst = jsonw.AppendString(dst, string(p.email))
 		dst = append(dst, `,"email_verified":true,"family_name":`...)
-		dst = appendString(dst, p.family)
+		dst = jsonw.AppendString(dst, p.family)
 		dst = append(dst, `,"given_name":`...)
-		dst = appendString(dst, p.given)
+		dst = jsonw.AppendString(dst, p.given)
 		dst = append(dst, `,"name":`...)
 		dst = appendName(dst, p)
 		dst = append(dst, `,"picture":`...)
@@ -180,14 +181,14 @@ func AppendAuth0(dst []byte, seed int64, i int, opt Options) []byte {
 	if hasNames {
 		dst = appendName(dst, p)
 	} else {
-		dst = appendString(dst, string(p.email)) // Auth0 defaults name to the email
+		dst = jsonw.AppendString(dst, string(p.email)) // Auth0 defaults name to the email
 	}
 	dst = append(dst, `,"nickname":`...)
 	at := 0
 	for at < len(p.email) && p.email[at] != '@' {
 		at++
 	}
-	dst = appendString(dst, string(p.email[:at]))
+	dst = jsonw.AppendString(dst, string(p.email[:at]))
 	dst = append(dst, `,"picture":`...)
 	if social {
 		dst = appendGooglePicture(dst, &r)
@@ -279,21 +280,21 @@ func appendUserMetadata(dst []byte, r *rng, i int, t uint32, p person) []byte {
 	}
 	if t&kDottedKey != 0 {
 		dst = append(dst, `"preference.color":`...)
-		dst = appendString(dst, pick(r, colors))
+		dst = jsonw.AppendString(dst, pick(r, colors))
 		dst = append(dst, ',')
 	}
 	if t&kDollarKey != 0 {
 		dst = append(dst, `"$theme":"dark",`...)
 	}
 	dst = append(dst, `"preferences":{"language":`...)
-	dst = appendString(dst, pick(r, languages))
+	dst = jsonw.AppendString(dst, pick(r, languages))
 	dst = append(dst, `,"theme":`...)
-	dst = appendString(dst, pick(r, themes))
+	dst = jsonw.AppendString(dst, pick(r, themes))
 	return append(dst, `}}`...)
 }
 
 func appendName(dst []byte, p person) []byte {
-	dst = appendString(dst, p.given+" "+p.family)
+	dst = jsonw.AppendString(dst, p.given+" "+p.family)
 	return dst
 }
 
@@ -306,7 +307,7 @@ func appendGoogleID(dst []byte, r *rng, i, k int) []byte {
 
 func appendHexN(dst []byte, v uint64, n int) []byte {
 	for k := n - 1; k >= 0; k-- {
-		dst = append(dst, hexDigits[(v>>(4*uint(k)))&0xf])
+		dst = append(dst, jsonw.HexDigits[(v>>(4*uint(k)))&0xf])
 	}
 	return dst
 }

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"bytes"
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"io"
 	"strings"
 	"testing"
@@ -365,7 +366,7 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		out := appendString(nil, s)
+		out := jsonw.AppendString(nil, s)
 		if !json.Valid(out) {
 			t.Fatalf("invalid JSON for %q: %s", s, out)
 		}

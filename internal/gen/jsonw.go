@@ -1,62 +1,17 @@
 package gen
 
 import (
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // The generators build JSON by appending, not through reflection: that is what lets one
 // core produce a few hundred thousand users per second.
 
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 is replaced (the generators never
-// produce it; this keeps the output valid JSON whatever a caller passes in Options).
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
 // appendKey appends "key": .
 func appendKey(dst []byte, key string) []byte {
-	dst = appendString(dst, key)
+	dst = jsonw.AppendString(dst, key)
 	return append(dst, ':')
 }
 
@@ -71,7 +26,7 @@ func appendHex(dst []byte, r *rng, n int) []byte {
 	for n > 0 {
 		v := r.next()
 		for k := 0; k < 16 && n > 0; k++ {
-			dst = append(dst, hexDigits[v&0xf])
+			dst = append(dst, jsonw.HexDigits[v&0xf])
 			v >>= 4
 			n--
 		}

@@ -1,6 +1,9 @@
 package gen
 
-import "iter"
+import (
+	"github.com/ferry-dev/ferry/internal/jsonw"
+	"iter"
+)
 
 const (
 	scimCoreURN       = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -44,30 +47,30 @@ func AppendSCIM(dst []byte, seed int64, i int, opt Options) []byte {
 	dst = append(dst, `","version":"W/\"`...)
 	dst = appendHex(dst, &r, 12)
 	dst = append(dst, `\""},"userName":`...)
-	dst = appendString(dst, email)
+	dst = jsonw.AppendString(dst, email)
 	dst = append(dst, `,"name":{"formatted":`...)
-	dst = appendString(dst, p.given+" "+p.family)
+	dst = jsonw.AppendString(dst, p.given+" "+p.family)
 	dst = append(dst, `,"familyName":`...)
-	dst = appendString(dst, p.family)
+	dst = jsonw.AppendString(dst, p.family)
 	dst = append(dst, `,"givenName":`...)
-	dst = appendString(dst, p.given)
+	dst = jsonw.AppendString(dst, p.given)
 	dst = append(dst, `},"displayName":`...)
 	if t&kLongString != 0 {
 		b := appendLorem([]byte(p.given+" "), &r, 300)
-		dst = appendString(dst, string(b))
+		dst = jsonw.AppendString(dst, string(b))
 	} else {
-		dst = appendString(dst, p.given+" "+p.family)
+		dst = jsonw.AppendString(dst, p.given+" "+p.family)
 	}
 	if r.chance(0.5) {
 		dst = append(dst, `,"title":`...)
-		dst = appendString(dst, pick(&r, titles))
+		dst = jsonw.AppendString(dst, pick(&r, titles))
 	}
 	dst = append(dst, `,"locale":`...)
-	dst = appendString(dst, pick(&r, languages))
+	dst = jsonw.AppendString(dst, pick(&r, languages))
 	dst = append(dst, `,"active":`...)
 	dst = appendBool(dst, !r.chance(0.05))
 	dst = append(dst, `,"emails":[{"value":`...)
-	dst = appendString(dst, email)
+	dst = jsonw.AppendString(dst, email)
 	dst = append(dst, `,"type":"work","primary":true}]`...)
 	if r.chance(0.4) {
 		dst = append(dst, `,"phoneNumbers":[{"value":"+1555`...)
@@ -78,7 +81,7 @@ func AppendSCIM(dst []byte, seed int64, i int, opt Options) []byte {
 		dst = append(dst, `,"`+scimEnterpriseURN+`":{"employeeNumber":"`...)
 		dst = appendInt(dst, int64(10000+i))
 		dst = append(dst, `","organization":"Example Corp","department":`...)
-		dst = appendString(dst, pick(&r, departments))
+		dst = jsonw.AppendString(dst, pick(&r, departments))
 		if i > 0 && r.chance(0.7) {
 			dst = append(dst, `,"manager":{"value":"ext-`...)
 			dst = appendInt(dst, int64(r.intn(i)))
