@@ -1,11 +1,11 @@
 package transform
 
 import (
-	"github.com/ferry-dev/ferry/internal/jsonw"
 	"strings"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
 )

@@ -2,11 +2,11 @@ package transform
 
 import (
 	"bytes"
-	"github.com/ferry-dev/ferry/internal/jsonw"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
 )

@@ -1,12 +1,13 @@
 package transform
 
 import (
-	stdjson "encoding/json"
-	"github.com/ferry-dev/ferry/internal/jsonw"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+	stdjson "encoding/json"
+
+	"github.com/ferry-dev/ferry/internal/jsonw"
 )
 
 // FuzzJSONString: appendString and unquote are inverses on valid UTF-8, and unquote agrees

@@ -1,8 +1,9 @@
 package gen
 
 import (
-	"github.com/ferry-dev/ferry/internal/jsonw"
 	"iter"
+
+	"github.com/ferry-dev/ferry/internal/jsonw"
 )
 
 // AppID returns user i as an IBM Cloud App ID users/export item:

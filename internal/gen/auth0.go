@@ -1,9 +1,10 @@
 package gen
 
 import (
-	"github.com/ferry-dev/ferry/internal/jsonw"
 	"iter"
 	"strconv"
+
+	"github.com/ferry-dev/ferry/internal/jsonw"
 )
 
 const (

@@ -2,13 +2,13 @@ package gen
 
 import (
 	"bytes"
-	"github.com/ferry-dev/ferry/internal/jsonw"
 	"io"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"github.com/segmentio/encoding/json"
 )
 

@@ -1,9 +1,10 @@
 package gen
 
 import (
-	"github.com/ferry-dev/ferry/internal/jsonw"
 	"strconv"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/jsonw"
 )
 
 // The generators build JSON by appending, not through reflection: that is what lets one

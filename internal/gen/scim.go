@@ -1,8 +1,9 @@
 package gen
 
 import (
-	"github.com/ferry-dev/ferry/internal/jsonw"
 	"iter"
+
+	"github.com/ferry-dev/ferry/internal/jsonw"
 )
 
 const (
