@@ -1,11 +1,11 @@
 package transform
 
 import (
+	stdjson "encoding/json"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
-	stdjson "encoding/json"
 
 	"github.com/ferry-dev/ferry/internal/jsonw"
 )
