@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
+	"github.com/ferry-dev/ferry/internal/httpx"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -38,14 +39,7 @@ func (h netHooks) pause(ctx context.Context, d time.Duration) error {
 	if h.sleep != nil {
 		return h.sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return httpx.Sleep(ctx, d)
 }
 
 // prefetch is how many page requests a source keeps in flight. The tenant's shared

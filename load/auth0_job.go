@@ -371,7 +371,7 @@ func (s *Auth0) startJob(ctx context.Context, body []byte, ctype string) (*jobVi
 				return nil, ambiguous, fmt.Errorf("auth0: create import job: %w", err)
 			}
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := httpx.Sleep(ctx, wait); err != nil {
 			return nil, ambiguous, err
 		}
 		wait = min(wait*3/2, s.cfg.PollMax)
@@ -383,7 +383,7 @@ func (s *Auth0) waitJob(ctx context.Context, id string) (*jobView, error) {
 	wait := s.cfg.PollInitial
 	deadline := time.Now().Add(s.cfg.JobTimeout)
 	for {
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := httpx.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}
 		var j jobView
@@ -577,15 +577,4 @@ func stringLeaves(v json.RawMessage) []string {
 	}
 	walk(x)
 	return out
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -225,7 +225,7 @@ func (s *Auth0) awaitExport(ctx context.Context, id string) (string, error) {
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("auth0: export job %s: not completed after %s", id, s.cfg.JobTimeout)
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := httpx.Sleep(ctx, wait); err != nil {
 			return "", err
 		}
 		wait = min(wait*3/2, s.cfg.PollMax)

@@ -19,15 +19,7 @@ import (
 
 // backoffSleep waits a little longer after each failed round (100 ms, 200 ms, ... 2 s).
 func backoffSleep(ctx context.Context, n int) error {
-	d := min(time.Duration(n)*100*time.Millisecond, 2*time.Second)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return httpx.Sleep(ctx, min(time.Duration(n)*100*time.Millisecond, 2*time.Second))
 }
 
 // settleExisting looks the users up by userName; those found are compared and, when they

@@ -90,7 +90,7 @@ func New(cfg Config) (*Client, error) {
 		c.clk.now = time.Now
 	}
 	if c.clk.sleep == nil {
-		c.clk.sleep = realSleep
+		c.clk.sleep = Sleep
 	}
 	if c.lim == nil {
 		c.lim = NewLimiter(DefaultRate, DefaultBurst)

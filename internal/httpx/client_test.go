@@ -289,7 +289,7 @@ func TestContextCancelStopsWaiting(t *testing.T) {
 		w.Header().Set("Retry-After", "60")
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}, func(cfg *Config) {
-		cfg.Sleep = realSleep // a real wait, cut short by the context
+		cfg.Sleep = Sleep // a real wait, cut short by the context
 		cfg.Now = nil
 	})
 	ctx, cancel := context.WithCancel(context.Background())

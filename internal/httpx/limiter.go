@@ -318,7 +318,9 @@ type clock struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-func realSleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx is done, whichever comes first; it returns ctx.Err() in the
+// second case. Every wait in ferry's connectors goes through it (or a test's fake).
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

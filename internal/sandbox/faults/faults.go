@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/httpx"
 )
 
 // Kind is the fault a request drew.
@@ -106,14 +108,7 @@ func (in *Injector) sleep(ctx context.Context, d time.Duration) error {
 	if in.hooks.Sleep != nil {
 		return in.hooks.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return httpx.Sleep(ctx, d)
 }
 
 // ServeHTTP implements http.Handler.
