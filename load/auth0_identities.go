@@ -70,7 +70,8 @@ func (s *Auth0) identityUnits(u *schemas.User) ([]*unit, string) {
 	return out, ""
 }
 
-// rawID is an identity's user_id, a string or (seen for some social connections) a number.
+// rawID reads an id given as a JSON string or number as text (Auth0 user_id may be a
+// number in real answers; so may a SCIM id).
 func rawID(v json.RawMessage) string {
 	var s string
 	if json.Unmarshal(v, &s) == nil {

@@ -45,7 +45,7 @@ type auth0MirrorUser struct {
 
 // target derives the user's name as the Auth0 decoder derives userName.
 func (u *auth0MirrorUser) target() core.TargetUser {
-	id := rawText(u.UserID)
+	id := rawID(u.UserID)
 	name := u.Username
 	if name == "" {
 		name = u.Email
@@ -54,19 +54,6 @@ func (u *auth0MirrorUser) target() core.TargetUser {
 		name = id
 	}
 	return core.TargetUser{ID: id, UserName: name, Email: u.Email}
-}
-
-// rawText reads a JSON string or number as text (user_id may be a number in real answers).
-func rawText(v json.RawMessage) string {
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(v, &n) == nil {
-		return n.String()
-	}
-	return ""
 }
 
 // auth0SearchCap is how many results the search index pages through, however paged.

@@ -323,10 +323,10 @@ func TestMirrorAuth0Export(t *testing.T) {
 				switch {
 				case db && len(gone) < 3 && dbN%10 == 5:
 					gone = append(gone, strings.ToLower(u.UserName))
-					goneIDs = append(goneIDs, rawText(p.UserID))
+					goneIDs = append(goneIDs, rawID(p.UserID))
 					continue
 				case !db && other == "":
-					other = rawText(p.UserID) // gone from the source too, but not the sink's
+					other = rawID(p.UserID) // gone from the source too, but not the sink's
 					continue
 				}
 				collectKeys(keep)(u, nil, nil)

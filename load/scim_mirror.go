@@ -78,7 +78,7 @@ func (s *SCIM) ListUsers(ctx context.Context, fn func(core.TargetUser) error) er
 		}
 		fresh := 0
 		for _, r := range l.Resources {
-			u := core.TargetUser{ID: rawText(r.ID), UserName: r.UserName, Inactive: inactive(r.Active)}
+			u := core.TargetUser{ID: rawID(r.ID), UserName: r.UserName, Inactive: inactive(r.Active)}
 			if u.ID != "" && seen.add(u.ID) {
 				fresh++
 			}
