@@ -351,6 +351,9 @@ func printSummary(w io.Writer, s pipeline.Summary) {
 	if s.Interrupted {
 		fmt.Fprintf(w, "interrupted: committed up to %s\n", orNone(s.Cursor))
 	}
+	if s.Discarded {
+		fmt.Fprintf(w, "the target file was not kept: it is written whole or not at all, so the %d users counted written are not in it\n", s.Written)
+	}
 }
 
 func orNone(s string) string {

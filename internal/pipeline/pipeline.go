@@ -66,6 +66,10 @@ type Summary struct {
 	Cursor      string  `json:"cursor,omitempty"`
 	DryRun      bool    `json:"dry_run,omitempty"`
 	Interrupted bool    `json:"interrupted,omitempty"`
+	// Discarded says the target threw away what it was given: a file is written whole or
+	// not at all, so after a failure or an interruption the users counted written are not
+	// in it.
+	Discarded bool `json:"discarded,omitempty"`
 }
 
 // Stats are live counters for progress display.
@@ -227,6 +231,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil || cfg.DryRun {
 		if a, ok := cfg.Sink.(core.Aborter); ok {
 			a.Abort()
+			s.Discarded = !cfg.DryRun && s.Written > 0
 		}
 		return s, err
 	}

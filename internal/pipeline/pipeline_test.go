@@ -226,8 +226,8 @@ func TestStopDrainsInFlight(t *testing.T) {
 	if s.Cursor != strconv.FormatInt(s.Read-1, 10) {
 		t.Errorf("cursor %q after %d records", s.Cursor, s.Read)
 	}
-	if !sink.aborted {
-		t.Error("an interrupted run must not commit the sink as complete")
+	if !sink.aborted || !s.Discarded {
+		t.Errorf("aborted=%v discarded=%v: an interrupted run must not commit the sink as complete, and must say so", sink.aborted, s.Discarded)
 	}
 }
 
