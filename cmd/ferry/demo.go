@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/sandbox"
@@ -101,27 +102,14 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// shellJoin prints args as a shell command line a reader can copy.
 func shellJoin(args []string) string {
-	out := ""
+	out := make([]string, len(args))
 	for i, a := range args {
-		if i > 0 {
-			out += " "
-		}
-		if a == "" || containsAny(a, " '\"&?$*") {
+		if a == "" || strings.ContainsAny(a, " '\"&?$*") {
 			a = "'" + a + "'"
 		}
-		out += a
+		out[i] = a
 	}
-	return out
-}
-
-func containsAny(s, chars string) bool {
-	for _, c := range chars {
-		for _, d := range s {
-			if c == d {
-				return true
-			}
-		}
-	}
-	return false
+	return strings.Join(out, " ")
 }
