@@ -218,7 +218,7 @@ func startSCIM(t *testing.T, faultSpec string, storm float64) *scimTarget {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := userNameIndex(s, "/scim/v2", s.Handler())
+	h := s.Handler()
 	if storm > 0 {
 		h = faults.New(h, faults.Config{Rate5xx: storm, Status: http.StatusTooManyRequests, Seed: 11}, faults.Hooks{ErrorBody: scim.ErrorBody})
 	}

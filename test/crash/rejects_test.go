@@ -40,7 +40,7 @@ func TestResumeKeepsRejectsFile(t *testing.T) {
 	}
 	var bulks, limit atomic.Int64
 	limit.Store(6)
-	h := userNameIndex(s, "/scim/v2", s.Handler())
+	h := s.Handler()
 	url := ferrytest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && bulks.Add(1) > limit.Load() {
 			w.Header().Set("Content-Type", scim.MediaType)

@@ -189,7 +189,11 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, body map[str
 	// Match under the read lock, render outside it.
 	s.mu.RLock()
 	var matches []*entry
-	for _, ent := range s.ordered {
+	scan := s.ordered
+	if cands, ok := s.indexed(q.filter); ok {
+		scan = cands
+	}
+	for _, ent := range scan {
 		if q.filter == nil || s.ev.Match(q.filter, ent.res) {
 			matches = append(matches, ent)
 		}
