@@ -197,7 +197,15 @@ func (l *Limiter) observe(tk ticket, now time.Time, status int, h http.Header, f
 		if math.IsInf(cur, 1) {
 			cur = float64(DefaultRate)
 		}
-		l.setRate(now, max(float64(minRate), cur/2), 1)
+		// Halve, but not below a tenth of the configured rate: with no budget signal a
+		// server answering 429 to one request in ten (and 2% recovery per success) would
+		// otherwise drive the pace to minRate, one request per ten minutes. The block
+		// above still keeps every client off the server until the hint or the fallback.
+		floor := max(float64(minRate), float64(l.base)/10)
+		if math.IsInf(float64(l.base), 1) {
+			floor = float64(DefaultRate) / 10
+		}
+		l.setRate(now, max(floor, cur/2), 1)
 		l.paced = true
 		return
 	}
