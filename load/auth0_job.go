@@ -511,7 +511,12 @@ func (s *Auth0) mapResults(ctx context.Context, f *importFile, j *jobView, errs 
 		fu := found[u.key]
 		_, wasFailed := failed[i]
 		switch {
-		case fu != nil && !fu.created.Before(since):
+		case fu != nil && (!fu.created.Before(since.Add(clockSkew)) ||
+			!fu.created.Before(since) && !fu.updated.After(fu.created)):
+			// Created by this job (or by its orphan twin whose answer was lost): after the
+			// job started; or inside the skew allowance and not updated since. A user an
+			// earlier run created just before, upserted now, has a later updated_at and falls
+			// to the next case.
 			u.out, u.reason, u.targetID = core.Created, "", fu.id
 		case fu != nil && !fu.updated.Before(since) && !wasFailed:
 			u.out, u.targetID = core.Updated, fu.id
