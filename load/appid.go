@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
+	"github.com/ferry-dev/ferry/schemas"
 )
 
 func init() { Register("appid", openAppID) }
@@ -54,6 +55,7 @@ var (
 	_ core.Batched    = (*AppID)(nil)
 	_ core.RoleReader = (*AppID)(nil)
 	_ core.RoleWriter = (*AppID)(nil)
+	_ core.Keyed      = (*AppID)(nil)
 )
 
 // Limits. Cloud Directory import takes at most 50 users per request (App ID docs,
@@ -140,6 +142,16 @@ func (a *AppID) Format() string {
 		return core.FormatAppIDCD
 	}
 	return core.FormatAppID
+}
+
+// UserKey implements core.Keyed. Cloud Directory knows a user by e-mail, so two users with
+// one e-mail are one user there. Other App ID profiles belong to an identity provider each
+// and may share an e-mail: nothing to check.
+func (a *AppID) UserKey(u *schemas.User) (string, string) {
+	if !a.cd {
+		return "", ""
+	}
+	return "email", u.PrimaryEmail()
 }
 
 // BatchLimits implements core.Batched.

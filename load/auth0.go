@@ -55,6 +55,7 @@ var (
 	_ core.Batched    = (*Auth0)(nil)
 	_ core.RoleReader = (*Auth0)(nil)
 	_ core.RoleWriter = (*Auth0)(nil)
+	_ core.Keyed      = (*Auth0)(nil)
 )
 
 // Auth0Config configures the sink. Only Domain and Token are required.
@@ -222,6 +223,11 @@ func (s *Auth0) Name() string { return s.name }
 
 // Format implements core.Sink.
 func (s *Auth0) Format() string { return core.FormatAuth0Import }
+
+// UserKey implements core.Keyed: every user goes into one database connection, where
+// Auth0 knows a user by e-mail (case-insensitively); a job refuses a second user with the
+// same e-mail, and with upsert a later job would update the earlier user with it.
+func (s *Auth0) UserKey(u *schemas.User) (string, string) { return "email", u.PrimaryEmail() }
 
 // maxFileUsers bounds the users of one file, so that the array framing ("[" "]" and a
 // comma between items) is known in advance and a batch always fits one file.

@@ -65,6 +65,7 @@ type SCIM struct {
 var (
 	_ core.Sink    = (*SCIM)(nil)
 	_ core.Batched = (*SCIM)(nil)
+	_ core.Keyed   = (*SCIM)(nil)
 )
 
 // SCIM message URNs (RFC 7644 §3.7, §3.12).
@@ -243,6 +244,10 @@ func (s *SCIM) Name() string { return s.c.Redact(s.target) }
 
 // Format implements core.Sink.
 func (s *SCIM) Format() string { return core.FormatSCIM }
+
+// UserKey implements core.Keyed: userName is unique on a SCIM service provider
+// (RFC 7643 §4.1.1, uniqueness "server", caseExact false), and --upsert finds users by it.
+func (s *SCIM) UserKey(u *schemas.User) (string, string) { return "userName", u.UserName }
 
 // Close implements core.Sink: every write is committed when Write returns.
 func (s *SCIM) Close(context.Context) error { return nil }

@@ -69,8 +69,8 @@ func TestUsageErrors(t *testing.T) {
 }
 
 // TestMixedInput runs a file with good users, bad JSON, wrong types, invalid UTF-8, a
-// duplicate and a password hash through migrate and checks the summary, the rejects file
-// (golden) and the backup.
+// userName repeated in other case (kept: a backup is no SCIM server) and a password hash
+// through migrate and checks the summary, the rejects file (golden) and the backup.
 func TestMixedInput(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.ndjson.gz")
@@ -108,6 +108,29 @@ func TestMixedInput(t *testing.T) {
 	}
 	if st, _ := os.Stat(rej); st.Mode().Perm() != 0o600 {
 		t.Errorf("rejects file mode %v", st.Mode().Perm())
+	}
+}
+
+// TestBackupKeepsUsersSharingAnEmail: Auth0 allows one e-mail in several connections, and
+// both users map to the same SCIM userName. A backup is a copy of the tenant, so it holds
+// both, in either format.
+func TestBackupKeepsUsersSharingAnEmail(t *testing.T) {
+	for _, format := range []string{"scim", "auth0"} {
+		t.Run(format, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "backup.ndjson")
+			code, stdout, stderr := ferry(t, nil, "migrate", "--from", "../../fixtures/spine/auth0-same-email.ndjson",
+				"--from-format", "auth0", "--to", out, "--to-format", format, "--json", "--no-progress")
+			if code != 0 {
+				t.Fatalf("exit %d; stdout %s; stderr %s", code, stdout, stderr)
+			}
+			rep, err := backup.Verify(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Users != 2 {
+				t.Errorf("backup holds %d users, want both", rep.Users)
+			}
+		})
 	}
 }
 

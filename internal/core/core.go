@@ -195,6 +195,18 @@ type RoleAssigner interface {
 	AssignsRoles()
 }
 
+// Keyed is a Sink whose target identifies users by one attribute, compared
+// case-insensitively: two users of a run with the same key would be one user there (the
+// second refused, or with --upsert written over the first). UserKey returns the attribute's
+// name (for messages) and u's key; an empty key is not checked. The pipeline rejects the
+// second user of a run with a key already seen, naming the first.
+//
+// A file sink is not Keyed: a backup holds every user of its source, and the source's own
+// rules decided what is unique there (Auth0 allows one e-mail in several connections).
+type Keyed interface {
+	UserKey(u *schemas.User) (attr, key string)
+}
+
 // Options are the settings a Source or Sink constructor may use.
 type Options struct {
 	Format      string // --from-format / --to-format; empty: the endpoint's default

@@ -23,6 +23,7 @@ type memSource struct {
 	bad     map[int]bool
 	failAt  int // return an error after this many records (0: never)
 	emitted int
+	name    func(i int) string // userName of record i; default "user<i>"
 }
 
 func (s *memSource) Name() string   { return "mem" }
@@ -32,7 +33,11 @@ func (s *memSource) Users(ctx context.Context, emit func(core.Record) error) err
 		if s.failAt > 0 && i == s.failAt {
 			return errors.New("connection reset")
 		}
-		data := fmt.Sprintf(`{"schemas":[%q],"userName":"user%d"}`, schemas.CoreUserURN, i)
+		name := "user" + strconv.Itoa(i)
+		if s.name != nil {
+			name = s.name(i)
+		}
+		data := fmt.Sprintf(`{"schemas":[%q],"userName":%q}`, schemas.CoreUserURN, name)
 		if s.bad[i] {
 			data = `{"userName":`
 		}
@@ -162,6 +167,62 @@ func TestSequentialSinkKeepsReadOrder(t *testing.T) {
 		if name != "user"+strconv.Itoa(i) {
 			t.Fatalf("position %d holds %s: read order lost", i, name)
 		}
+	}
+}
+
+// keyedSink is a target that knows users by userName.
+type keyedSink struct{ *memSink }
+
+func (keyedSink) UserKey(u *schemas.User) (string, string) { return "userName", u.UserName }
+
+// TestOnlyKeyedSinksRefuseRepeatedKeys: a target that knows users by userName gets the
+// first of two users whose names differ only in case (the first in read order, however many
+// workers), the second is rejected naming the first; a sink without a key (a backup file)
+// gets both.
+func TestOnlyKeyedSinksRefuseRepeatedKeys(t *testing.T) {
+	names := func(i int) string {
+		if i%100 == 99 {
+			return "USER" + strconv.Itoa(i-50) // repeats record i-50, in other case
+		}
+		return "user" + strconv.Itoa(i)
+	}
+	for _, tc := range []struct {
+		name     string
+		sink     func(*memSink) core.Sink
+		rejected int64
+	}{
+		{"keyed", func(m *memSink) core.Sink { return keyedSink{m} }, 10},
+		{"not keyed", func(m *memSink) core.Sink { return m }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := &memSink{jitter: true}
+			var rej strings.Builder
+			cfg := config(&memSource{n: 1000, name: names}, tc.sink(mem))
+			cfg.Rejects = NewLog(&rej)
+			cfg.Workers, cfg.Concurrency = 8, 4
+			s, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Rejected != tc.rejected || s.Written != 1000-tc.rejected {
+				t.Fatalf("written %d, rejected %d; want %d rejected", s.Written, s.Rejected, tc.rejected)
+			}
+			if int64(len(mem.got)) != s.Written {
+				t.Errorf("sink got %d users, summary says %d written", len(mem.got), s.Written)
+			}
+			if tc.rejected == 0 {
+				return
+			}
+			for _, n := range mem.got {
+				if strings.HasPrefix(n, "USER") {
+					t.Errorf("the second of two users with one key reached the target: %s", n)
+				}
+			}
+			want := `"ref":"line 100","user":"USER49","stage":"validate","reason":"userName: \"USER49\" is already used by the user at line 50`
+			if !strings.Contains(rej.String(), want) {
+				t.Errorf("rejects lack %s:\n%s", want, rej.String())
+			}
+		})
 	}
 }
 

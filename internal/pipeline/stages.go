@@ -113,6 +113,14 @@ func userRef(e *entry) string {
 // committer.
 func (cfg *Config) batchUp(ctx context.Context, in <-chan *entry, out chan<- *batch, done chan<- *batch) error {
 	_, ordered := cfg.Sink.(core.Sequential)
+	keyed, _ := cfg.Sink.(core.Keyed)
+	var names *schemas.NameSet
+	if keyed != nil {
+		// In read order, so that "the first" of two users with one key is the same on
+		// every run.
+		ordered = true
+		names = schemas.NewNameSet()
+	}
 	var (
 		cur     = &batch{}
 		size    int
@@ -135,13 +143,13 @@ func (cfg *Config) batchUp(ctx context.Context, in <-chan *entry, out chan<- *ba
 		cur, size = &batch{}, 0
 		return send(out, b)
 	}
-	names := schemas.NewNameSet()
 	add := func(e *entry) error {
-		if e.outcome != core.Rejected {
-			// Here rather than in the workers: one goroutine sees users in read order (for
-			// files), so "the first" of two duplicates is the same on every run.
-			if first, dup := names.Seen(e.item.User.UserName, e.rec.Ref); dup {
-				e.reject("validate", fmt.Errorf("userName: %q is already used by the user at %s (userNames are unique, compared case-insensitively)", e.item.User.UserName, first))
+		if names != nil && e.outcome != core.Rejected {
+			// Here rather than in the workers: one goroutine sees every user, in read order.
+			if attr, key := keyed.UserKey(e.item.User); key != "" {
+				if first, dup := names.Seen(key, e.rec.Ref); dup {
+					e.reject("validate", fmt.Errorf("%s: %q is already used by the user at %s (the target identifies users by %s, compared case-insensitively)", attr, key, first, attr))
+				}
 			}
 		}
 		if e.outcome == core.Rejected {
