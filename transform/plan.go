@@ -508,3 +508,12 @@ func LoadPlan(path string) (*Plan, error) {
 	}
 	return p, nil
 }
+
+func fnv32(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}

@@ -184,3 +184,26 @@ func TestTypesConcurrent(t *testing.T) {
 		t.Fatalf("age has several types after the policy: %v", kinds)
 	}
 }
+
+// TestTypeRegistryBound: the registry remembers at most max paths (a source whose keys are
+// data must not grow it without end); paths it knows keep their first type, and a path
+// past the bound is reported as not checked rather than given a type.
+func TestTypeRegistryBound(t *testing.T) {
+	r := newTypeRegistry(3)
+	for i, p := range []string{"a", "b", "c"} {
+		if k, ok := r.firstSeen([]byte(p), mdKind(i+1)); !ok || k != mdKind(i+1) {
+			t.Fatalf("%s: got %v %v, want its own first type", p, k, ok)
+		}
+	}
+	if _, ok := r.firstSeen([]byte("d"), mdString); ok {
+		t.Error("a fourth path was registered past the bound of 3")
+	}
+	for i, p := range []string{"a", "b", "c"} {
+		if k, ok := r.firstSeen([]byte(p), mdNull); !ok || k != mdKind(i+1) {
+			t.Errorf("%s: got %v %v after the bound, want its first type %v", p, k, ok, mdKind(i+1))
+		}
+	}
+	if n := r.n.Load(); n != 3 {
+		t.Errorf("registry counts %d paths, want 3", n)
+	}
+}
