@@ -212,8 +212,14 @@ func (cfg *Config) write(ctx context.Context, b *batch) error {
 		e.outcome = r.Outcome
 		if r.Outcome == core.Rejected {
 			e.stage, e.reason = "target", r.Reason
+			continue
 		}
+		// Written: the committer needs the outcome, ref, cursor and changes only. Batches
+		// wait for it, so letting the record, the user and its encoding go here lowers the
+		// heap's high-water mark.
+		e.rec.Data, e.item = nil, core.Item{}
 	}
+	b.items = nil
 	return nil
 }
 
