@@ -435,7 +435,9 @@ type extraBuilder struct{ b []byte }
 
 func (x *extraBuilder) add(rawKey, val []byte) {
 	if len(x.b) == 0 {
-		x.b = append(x.b, '{')
+		// Room for a typical Auth0 record's unmapped fields (last_ip, last_login,
+		// logins_count, ...) at once, rather than growing by doubling from a few bytes.
+		x.b = append(make([]byte, 0, max(256, len(rawKey)+len(val)+3)), '{')
 	} else {
 		x.b = append(x.b, ',')
 	}
