@@ -62,8 +62,8 @@ var auth0IdentityKeys = []string{"connection", "provider", "access_token", "refr
 	"user_id", "isSocial", "profileData"}
 
 // auth0User is everything a decoded Auth0 user points to, allocated as one object: a
-// typical record fills most of it, and one allocation instead of ten per user is 3% of a
-// migration's CPU (the collector's share included).
+// typical record fills most of it, and the file -> file benchmark went from 57 to 47
+// allocations a user (with the extra builder's first size).
 type auth0User struct {
 	u                   schemas.User
 	f                   schemas.FerryUser
