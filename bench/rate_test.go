@@ -44,7 +44,7 @@ func TestRateCeiling(t *testing.T) {
 	t.Run("appid-to-file", func(t *testing.T) {
 		r := startSandbox(t, sandbox.Spec{Provider: "appid", Users: n, Seed: 1})
 		p := newCountingProxy(t, r.URL)
-		res := runFerry(t, bin, r, p, "--from", p.rewrite(r.Endpoint, r.URL), "--to", filepath.Join(dir, "appid.ndjson"))
+		res := runFerry(t, bin, []*sandbox.Running{r}, p, "--from", p.rewrite(r.Endpoint, r.URL), "--to", filepath.Join(dir, "appid.ndjson"))
 		reportRate(t, "App ID sandbox (50 rps, 50 users/page) -> file", res, p, 50, 50)
 	})
 
@@ -54,7 +54,7 @@ func TestRateCeiling(t *testing.T) {
 	t.Run("auth0-enterprise-to-file", func(t *testing.T) {
 		r := startSandbox(t, sandbox.Spec{Provider: "auth0", Users: 1000, Seed: 1, Plan: "enterprise"})
 		p := newCountingProxy(t, r.URL)
-		res := runFerry(t, bin, r, p, "--from", p.rewrite(r.Endpoint, r.URL), "--to", filepath.Join(dir, "auth0.ndjson"))
+		res := runFerry(t, bin, []*sandbox.Running{r}, p, "--from", p.rewrite(r.Endpoint, r.URL), "--to", filepath.Join(dir, "auth0.ndjson"))
 		reportRate(t, "Auth0 sandbox enterprise (16 rps, 100 users/page), 1,000 users -> file", res, p, 16, 100)
 	})
 
@@ -66,11 +66,44 @@ func TestRateCeiling(t *testing.T) {
 		t.Run("file-to-auth0-enterprise-c"+strconv.Itoa(c), func(t *testing.T) {
 			r := startSandbox(t, sandbox.Spec{Provider: "auth0", Plan: "enterprise", Empty: true})
 			p := newCountingProxy(t, r.URL)
-			res := runFerry(t, bin, r, p, "--from", src, "--from-format", "auth0", "--to", p.rewrite(r.Endpoint, r.URL),
+			res := runFerry(t, bin, []*sandbox.Running{r}, p, "--from", src, "--from-format", "auth0", "--to", p.rewrite(r.Endpoint, r.URL),
 				"--concurrency", strconv.Itoa(c), "--create-missing-roles")
 			reportRate(t, fmt.Sprintf("file -> Auth0 sandbox enterprise (16 rps; import jobs, 2 at once), --concurrency %d", c), res, p, 16, 0)
 		})
 	}
+
+	// App ID as the target: imports of 50 users at 50 requests/s, so the request rate is
+	// the limit (2,500 users/s). Each answer takes 50 ms here (a real import is slower
+	// still), so one request at a time reaches 20 requests/s: --concurrency from 1 up
+	// shows where the limit starts to bind.
+	appSrc := filepath.Join(dir, "appid-src.ndjson")
+	writeGen(t, appSrc, "appid", n)
+	// A file has no role catalog: the plan lists the roles its users hold, so that
+	// --create-missing-roles makes them and no user is refused for a missing role.
+	plan := filepath.Join(dir, "appid-plan.json")
+	if out, err := exec.Command(bin, "plan", "--from", appSrc, "--from-format", "appid", "--out", plan).CombinedOutput(); err != nil {
+		t.Fatalf("ferry plan: %v\n%s", err, out)
+	}
+	for _, c := range []int{1, 2, 4, 8} {
+		t.Run("file-to-appid-c"+strconv.Itoa(c), func(t *testing.T) {
+			r := startSandbox(t, sandbox.Spec{Provider: "appid", Empty: true, Faults: "latency=50ms"})
+			p := newCountingProxy(t, r.URL)
+			res := runFerry(t, bin, []*sandbox.Running{r}, p, "--from", appSrc, "--from-format", "appid", "--to", p.rewrite(r.Endpoint, r.URL),
+				"--concurrency", strconv.Itoa(c), "--create-missing-roles", "--plan", plan)
+			reportRate(t, fmt.Sprintf("file -> App ID sandbox (50 rps, 50 users/import, 50 ms a request), --concurrency %d", c), res, p, 50, 50)
+		})
+	}
+
+	// Sandbox to sandbox: Auth0 (enterprise; an export job above 1,000 users) to App ID,
+	// the proxy on the App ID side, where the limit binds.
+	t.Run("auth0-to-appid", func(t *testing.T) {
+		from := startSandbox(t, sandbox.Spec{Provider: "auth0", Users: n, Seed: 1, Plan: "enterprise"})
+		to := startSandbox(t, sandbox.Spec{Provider: "appid", Empty: true})
+		p := newCountingProxy(t, to.URL)
+		res := runFerry(t, bin, []*sandbox.Running{from, to}, p, "--from", from.Endpoint, "--to", p.rewrite(to.Endpoint, to.URL),
+			"--concurrency", "4", "--create-missing-roles")
+		reportRate(t, "Auth0 sandbox enterprise -> App ID sandbox (50 rps, 50 users/import), --concurrency 4", res, p, 50, 50)
+	})
 }
 
 // warmup is the start of a run whose 429s are not held against it: clients learn a
@@ -149,14 +182,17 @@ type ferryResult struct {
 	Status   int     `json:"exit_status"`
 }
 
-func runFerry(t *testing.T, bin string, r *sandbox.Running, p *countingProxy, args ...string) ferryResult {
+// runFerry runs migrate with the credentials of every tenant in envs.
+func runFerry(t *testing.T, bin string, envs []*sandbox.Running, p *countingProxy, args ...string) ferryResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"migrate", "--no-progress", "--json"}, args...)...)
 	cmd.Env = os.Environ()
-	for k, v := range r.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	for _, r := range envs {
+		for k, v := range r.Env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
