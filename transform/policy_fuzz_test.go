@@ -155,6 +155,16 @@ func FuzzPolicyJSON(f *testing.F) {
 		if !stdjson.Valid(data) {
 			t.Fatalf("parser accepts invalid JSON %q", data)
 		}
+		// The PII rule looks inside only when the scanner says so: a string value with a
+		// PII-shaped run must raise the flag (or a \u escape must have asked for a decode).
+		if flags&(scDigits|scUEscape) == 0 {
+			mdWalkTree(v, "", hintNone, func(n *mdValue, path string, _ keyHint) bool {
+				if n.kind == mdString && len(piiFind(n.s)) > 0 {
+					t.Fatalf("scanner missed the PII-shaped %s of %q", path, data)
+				}
+				return true
+			})
+		}
 		out := v.raw()
 		a, err := decodeStd(data)
 		if err != nil {
