@@ -286,12 +286,11 @@ const hexDigits = "0123456789abcdef"
 func appendHTMLString(b []byte, s string) []byte {
 	b = append(b, '"')
 	i, j := 0, 0
-	for j < len(s) {
-		c := s[j]
-		if htmlPlain[c] {
-			j++
-			continue
+	for {
+		if j = plainPrefix(s, j); j >= len(s) {
+			break
 		}
+		c := s[j]
 		if c < utf8.RuneSelf {
 			b = append(b, s[i:j]...)
 			switch c {
@@ -340,12 +339,35 @@ const (
 	lanesMSB = 0x8080808080808080
 )
 
-// laneEq sets the top bit of the lanes of x that equal c. The lowest set lane is exact;
-// lanes above a match may be set spuriously by the borrow, which only the first match
-// reading it can ignore.
+// laneEq sets the top bit of every lane of x equal to c, and spuriously of lanes above a
+// set one (the borrow runs upward) and of lanes >= 0x80: callers OR in x itself, so that
+// lanes >= 0x80 count as found anyway, and read only the lowest set lane, which is exact.
 func laneEq(x uint64, c byte) uint64 {
-	y := x ^ (lanesLSB * uint64(c))
-	return (y - lanesLSB) &^ y & lanesMSB
+	return (x ^ (lanesLSB * uint64(c))) - lanesLSB
+}
+
+// load64 reads s[i:i+8] as a little-endian word (the compiler makes it one load).
+func load64(s string, i int) uint64 {
+	w := s[i : i+8]
+	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+}
+
+// plainPrefix returns the index of the first byte at or after i that is not htmlPlain
+// (len(s) if none), testing eight bytes at a time.
+func plainPrefix(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		x := load64(s, i)
+		m := (x | (x - lanesLSB*0x20) | laneEq(x, '"') | laneEq(x, '\\') |
+			laneEq(x, '<') | laneEq(x, '>') | laneEq(x, '&')) & lanesMSB
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(s) && htmlPlain[s[i]] {
+		i++
+	}
+	return i
 }
 
 // stringSpecial returns the index of the first byte at or after i that can change how a
@@ -354,7 +376,7 @@ func laneEq(x uint64, c byte) uint64 {
 func stringSpecial(src []byte, i int) int {
 	for ; i+8 <= len(src); i += 8 {
 		x := binary.LittleEndian.Uint64(src[i:])
-		m := x&lanesMSB | laneEq(x, '\\') | laneEq(x, '"') | laneEq(x, '<') | laneEq(x, '>') | laneEq(x, '&')
+		m := (x | laneEq(x, '\\') | laneEq(x, '"') | laneEq(x, '<') | laneEq(x, '>') | laneEq(x, '&')) & lanesMSB
 		if m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
