@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,8 +36,8 @@ type etagEnv struct {
 	calls []etagCall
 	// listVersions: meta.version per lower-cased userName, from the lookups' answers.
 	listVersions map[string]string
-	// readVersions: meta.version of each GET /Users/{id} answer, in order.
-	readVersions []string
+	// readVersions: meta.version of each GET /Users/{id} answer, per id, in order.
+	readVersions map[string][]string
 	// before runs for each request (n counts the requests of that method to that id,
 	// from 1); returning true means it answered the request itself.
 	before func(w http.ResponseWriter, r *http.Request, c etagCall, n int) bool
@@ -60,7 +59,7 @@ func newEtagEnv(t *testing.T, etag bool, seed ...[]byte) *etagEnv {
 	for _, s := range seed {
 		cfg.Users = append(cfg.Users, s)
 	}
-	e := &etagEnv{scimEnv: newSCIMEnv(t, cfg, ""), listVersions: map[string]string{}}
+	e := &etagEnv{scimEnv: newSCIMEnv(t, cfg, ""), listVersions: map[string]string{}, readVersions: map[string][]string{}}
 	perID := map[string]int{}
 	e.rec.intercept = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
 		c := etagCall{method: r.Method, kind: kind(r.URL.Path), ifMatch: r.Header.Get("If-Match")}
@@ -96,8 +95,9 @@ func newEtagEnv(t *testing.T, etag bool, seed ...[]byte) *etagEnv {
 		case k == "GET Users/{id}" && status == http.StatusOK:
 			var u map[string]any
 			_ = json.Unmarshal(body, &u)
+			id, _ := u["id"].(string)
 			e.mu.Lock()
-			e.readVersions = append(e.readVersions, version(u))
+			e.readVersions[id] = append(e.readVersions[id], version(u))
 			e.mu.Unlock()
 		}
 		return body
@@ -170,10 +170,10 @@ func (e *etagEnv) listVersion(name string) string {
 	return e.listVersions[name]
 }
 
-func (e *etagEnv) reads() []string {
+func (e *etagEnv) reads(id string) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]string(nil), e.readVersions...)
+	return append([]string(nil), e.readVersions[id]...)
 }
 
 func writeItems(t *testing.T, s *SCIM, recs ...[]byte) []core.Result {
@@ -246,7 +246,7 @@ func TestSCIMUpsertIfMatch(t *testing.T) {
 				return false
 			},
 			ifMatch: func(t *testing.T, e *etagEnv, puts []etagCall) {
-				reads := e.reads()
+				reads := e.reads(puts[0].id)
 				if len(reads) != 1 {
 					t.Fatalf("%d re-reads (GET /Users/{id}), want 1", len(reads))
 				}
@@ -293,8 +293,8 @@ func TestSCIMUpsertIfMatch(t *testing.T) {
 				return false
 			},
 			ifMatch: func(t *testing.T, e *etagEnv, puts []etagCall) {
-				if len(e.reads()) != 1 {
-					t.Errorf("%d re-reads, want 1", len(e.reads()))
+				if n := len(e.reads(puts[0].id)); n != 1 {
+					t.Errorf("%d re-reads, want 1", n)
 				}
 			},
 		},
@@ -384,17 +384,17 @@ func TestSCIMDeactivateByPutIfMatch(t *testing.T) {
 				t.Fatal("no PATCH tried first: the test does not reach the PUT path")
 			}
 
-			reads := e.reads()
-			if len(reads) != 2 {
-				t.Fatalf("%d GET /Users/{id}, want 2 (one per user)", len(reads))
-			}
 			for _, id := range []string{alice, bob} {
+				reads := e.reads(id)
+				if len(reads) != 1 || reads[0] == "" {
+					t.Fatalf("GET /Users/%s answered versions %q, want one", id, reads)
+				}
 				puts := e.callsTo(http.MethodPut, id)
 				if len(puts) != 1 {
 					t.Fatalf("%d PUTs to %s, want 1", len(puts), id)
 				}
-				if puts[0].ifMatch == "" || !slices.Contains(reads, puts[0].ifMatch) {
-					t.Errorf("PUT to %s: If-Match %q, want a version read just before (%q)", id, puts[0].ifMatch, reads)
+				if puts[0].ifMatch != reads[0] {
+					t.Errorf("PUT to %s: If-Match %q, want the version just read %q", id, puts[0].ifMatch, reads[0])
 				}
 			}
 
