@@ -36,8 +36,8 @@ import (
 // email_verified/phone_verified given as strings: they come back as JSON booleans.
 
 func init() {
-	RegisterDecoder(core.FormatAuth0, DecoderFunc(decodeAuth0))
-	RegisterDecoder(core.FormatAuth0Import, DecoderFunc(decodeAuth0))
+	RegisterDecoder(core.FormatAuth0, recordMapper(mapAuth0))
+	RegisterDecoder(core.FormatAuth0Import, recordMapper(mapAuth0))
 	RegisterEncoder(core.FormatAuth0, EncoderFunc(encodeAuth0))
 }
 
@@ -61,11 +61,11 @@ var auth0Keys = []string{"user_id", "email", "username", "phone_number", "name",
 var auth0IdentityKeys = []string{"connection", "provider", "access_token", "refresh_token",
 	"user_id", "isSocial", "profileData"}
 
-func decodeAuth0(raw []byte) (*schemas.User, error) {
-	obj, err := checkRecord(raw)
-	if err != nil {
-		return nil, err
-	}
+// decodeAuth0 is the registered decoder's Decode: it checks the record first.
+var decodeAuth0 = recordMapper(mapAuth0).Decode
+
+func mapAuth0(obj []byte) (*schemas.User, error) {
+	var err error
 	u := new(schemas.User)
 	f := &schemas.FerryUser{Provider: core.FormatAuth0}
 	u.Ferry = f
