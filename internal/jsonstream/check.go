@@ -29,11 +29,13 @@ func (e *CheckError) Unwrap() error { return e.Err }
 // allowed) of valid UTF-8, nested no deeper than maxDepth objects and arrays. It returns nil
 // or a *CheckError naming the first problem met reading left to right.
 //
-// It accepts exactly what utf8.Valid(b) && json.Valid(b) && !TooDeep(b, maxDepth) accepts
-// (encoding/json's Valid; segmentio's agrees on every input the fuzzer found), in one pass
-// and without allocating unless maxDepth exceeds 512 and b is deeper than that could hold.
-// Like encoding/json it accepts escaped lone surrogates ("\ud800"): the JSON text is valid,
-// only its decoding is lossy, and decoders that care (transform.unquote) refuse them.
+// It accepts exactly what utf8.Valid(b) && json.Valid(b) && !TooDeep(b, maxDepth) accepts,
+// in one pass, without allocating unless maxDepth exceeds 512 and b is deeper than that
+// could hold. (json.Valid: encoding/json's and segmentio's agree on every input FuzzCheck
+// found; both accept invalid UTF-8 inside strings, hence the utf8.Valid. encoding/json also
+// refuses nesting past 10,000 levels, which only matters for a maxDepth above that.)
+// Like both it accepts escaped lone surrogates ("\ud800"): the JSON text is valid, only its
+// decoding is lossy, and decoders that care (transform.unquote) refuse them.
 func Check(b []byte, maxDepth int) error {
 	var (
 		// kinds holds one bit per open container, set for an object: what a ',' or a
