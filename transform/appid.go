@@ -30,7 +30,7 @@ import (
 // An appid -> SCIM -> appid round trip gives back an equal record.
 
 func init() {
-	RegisterDecoder(core.FormatAppID, DecoderFunc(decodeAppID))
+	RegisterDecoder(core.FormatAppID, recordMapper(mapAppID))
 	RegisterEncoder(core.FormatAppID, EncoderFunc(encodeAppID))
 }
 
@@ -39,11 +39,11 @@ var (
 	appIDIdentityKeys = []string{"provider", "id", "idpUserInfo"}
 )
 
-func decodeAppID(raw []byte) (*schemas.User, error) {
-	obj, err := checkRecord(raw)
-	if err != nil {
-		return nil, err
-	}
+// decodeAppID is the registered decoder's Decode: it checks the record first.
+var decodeAppID = recordMapper(mapAppID).Decode
+
+func mapAppID(obj []byte) (*schemas.User, error) {
+	var err error
 	u := new(schemas.User)
 	f := &schemas.FerryUser{Provider: core.FormatAppID}
 	u.Ferry = f

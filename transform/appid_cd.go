@@ -25,7 +25,7 @@ import (
 // arrays) read as unassigned, which RFC 7643 §2.5 makes equivalent, and come back absent.
 
 func init() {
-	RegisterDecoder(core.FormatAppIDCD, DecoderFunc(decodeAppIDCD))
+	RegisterDecoder(core.FormatAppIDCD, recordMapper(mapAppIDCD))
 	RegisterEncoder(core.FormatAppIDCD, EncoderFunc(encodeAppIDCD))
 }
 
@@ -84,11 +84,11 @@ func isEmptyValue(v []byte) bool {
 
 var cdKeys = []string{"scimUser", "passwordHash", "passwordHashAlg", "profile", "roles"}
 
-func decodeAppIDCD(raw []byte) (*schemas.User, error) {
-	obj, err := checkRecord(raw)
-	if err != nil {
-		return nil, err
-	}
+// decodeAppIDCD is the registered decoder's Decode: it checks the record first.
+var decodeAppIDCD = recordMapper(mapAppIDCD).Decode
+
+func mapAppIDCD(obj []byte) (*schemas.User, error) {
+	var err error
 	u := new(schemas.User)
 	f := &schemas.FerryUser{Provider: core.FormatAppIDCD, Connection: "cloud_directory"}
 	u.Ferry = f

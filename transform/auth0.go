@@ -36,8 +36,8 @@ import (
 // email_verified/phone_verified given as strings: they come back as JSON booleans.
 
 func init() {
-	RegisterDecoder(core.FormatAuth0, DecoderFunc(decodeAuth0))
-	RegisterDecoder(core.FormatAuth0Import, DecoderFunc(decodeAuth0))
+	RegisterDecoder(core.FormatAuth0, recordMapper(mapAuth0))
+	RegisterDecoder(core.FormatAuth0Import, recordMapper(mapAuth0))
 	RegisterEncoder(core.FormatAuth0, EncoderFunc(encodeAuth0))
 }
 
@@ -74,11 +74,11 @@ type auth0User struct {
 	identities          [1]json.RawMessage
 }
 
-func decodeAuth0(raw []byte) (*schemas.User, error) {
-	obj, err := checkRecord(raw)
-	if err != nil {
-		return nil, err
-	}
+// decodeAuth0 is the registered decoder's Decode: it checks the record first.
+var decodeAuth0 = recordMapper(mapAuth0).Decode
+
+func mapAuth0(obj []byte) (*schemas.User, error) {
+	var err error
 	a := new(auth0User)
 	u, f := &a.u, &a.f
 	f.Provider = core.FormatAuth0

@@ -29,7 +29,7 @@ import (
 // The encoder writes the claims back; a string updated_at comes back as seconds.
 
 func init() {
-	RegisterDecoder(core.FormatOIDC, DecoderFunc(decodeOIDC))
+	RegisterDecoder(core.FormatOIDC, recordMapper(mapOIDC))
 	RegisterEncoder(core.FormatOIDC, EncoderFunc(encodeOIDC))
 }
 
@@ -39,11 +39,11 @@ var oidcKeys = []string{"sub", "name", "given_name", "family_name", "middle_name
 
 var oidcAddressKeys = []string{"formatted", "street_address", "locality", "region", "postal_code", "country"}
 
-func decodeOIDC(raw []byte) (*schemas.User, error) {
-	obj, err := checkRecord(raw)
-	if err != nil {
-		return nil, err
-	}
+// decodeOIDC is the registered decoder's Decode: it checks the record first.
+var decodeOIDC = recordMapper(mapOIDC).Decode
+
+func mapOIDC(obj []byte) (*schemas.User, error) {
+	var err error
 	u := new(schemas.User)
 	f := &schemas.FerryUser{Provider: core.FormatOIDC}
 	u.Ferry = f

@@ -33,13 +33,7 @@ func checkRecord(raw []byte) ([]byte, error) {
 		}
 		return nil, &FieldError{Field: recordPath, Msg: msg}
 	}
-	b := bytes.TrimSpace(raw)
-	if len(b) == 0 || b[0] != '{' {
-		return nil, &FieldError{Field: recordPath, Msg: "expected a JSON object, got " + jsonKind(b)}
-	}
-	// The user keeps raw values (metadata, identities) as slices of the record: copy it
-	// once, so that a source may reuse its read buffer.
-	return append(make([]byte, 0, len(b)), b...), nil
+	return ownObject(raw)
 }
 
 func asSyntax(err error, se **json.SyntaxError) bool {

@@ -36,12 +36,12 @@ func (cfg *Config) process(e *entry, w *scratch) {
 		cfg.observe(e, nil)
 		return
 	}
-	if jsonstream.TooDeep(e.rec.Data, jsonstream.MaxDepth) {
+	u, err := cfg.decode(e.rec.Data)
+	if errors.Is(err, errTooDeep) {
 		e.reject("read", fmt.Errorf("%s: %w", e.rec.Ref, errTooDeep))
 		cfg.observe(e, errTooDeep)
 		return
 	}
-	u, err := cfg.Decoder.Decode(e.rec.Data)
 	if err != nil {
 		e.reject("decode", err)
 		cfg.observe(e, err)
@@ -80,6 +80,27 @@ func (cfg *Config) process(e *entry, w *scratch) {
 		e.changes = ch.List
 	}
 	cfg.observe(e, nil)
+}
+
+// decode checks a record's syntax, UTF-8 and depth in one pass, then decodes it; a decoder
+// that can skip its own syntax and UTF-8 checks does. It returns errTooDeep for a record
+// nested past jsonstream.MaxDepth, which no decoder sees: decoders take time that grows
+// steeply with depth.
+func (cfg *Config) decode(data []byte) (*schemas.User, error) {
+	if err := jsonstream.Check(data, jsonstream.MaxDepth); err != nil {
+		// Check stops at the first problem; a malformed record nested too deep further on
+		// is still rejected as too deep, as it always was.
+		if errors.Is(err, jsonstream.ErrDepth) || jsonstream.TooDeep(data, jsonstream.MaxDepth) {
+			return nil, errTooDeep
+		}
+		// Malformed or invalid UTF-8 (rare): the decoder's own checks say so in its own
+		// words, so rejects read the same whether or not a pipeline decoded the record.
+		return cfg.Decoder.Decode(data)
+	}
+	if d, ok := cfg.Decoder.(transform.CheckedDecoder); ok {
+		return d.DecodeChecked(data)
+	}
+	return cfg.Decoder.Decode(data)
 }
 
 func (cfg *Config) observe(e *entry, err error) {

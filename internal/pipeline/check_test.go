@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
+	"github.com/ferry-dev/ferry/transform"
+)
+
+// rawSource yields the given records, whatever they hold.
+type rawSource struct {
+	format string
+	recs   []string
+}
+
+func (s *rawSource) Name() string   { return "raw" }
+func (s *rawSource) Format() string { return s.format }
+func (s *rawSource) Users(ctx context.Context, emit func(core.Record) error) error {
+	for i, r := range s.recs {
+		if err := emit(core.Record{Data: []byte(r), Ref: "line " + strconv.Itoa(i+1)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestRejectsAsDecoderWordsThem: the pipeline checks each record once (jsonstream.Check) and
+// lets a CheckedDecoder skip its own checks; a record refused is rejected exactly as the
+// decoder alone would reject it (or as too deep, at the read stage, as before Check).
+func TestRejectsAsDecoderWordsThem(t *testing.T) {
+	deep := strings.Repeat("[", jsonstream.MaxDepth+1) + strings.Repeat("]", jsonstream.MaxDepth+1)
+	recs := []string{
+		`{"user_id":"auth0|1","email":"ok@example.com","userName":"ok"}`,
+		`{"user_id":`,
+		`{"user_id":"x"} trailing`,
+		"{\"user_id\":\"\xff\"}",
+		"{\"user_id\":\"\xed\xa0\x80\"}",
+		`{"user_id":"x",}`,
+		"\xef\xbb\xbf{}",
+		`[1,2]`,
+		`{"a":` + deep + `}`,
+		`{"a":x,"b":` + deep + `}`,            // malformed before it is too deep: still too deep
+		"{\"a\":\"\xff\",\"b\":" + deep + `}`, // invalid UTF-8, then too deep
+		`{"a":` + deep[:jsonstream.MaxDepth-1] + deep[len(deep)-jsonstream.MaxDepth+1:] + `}`, // at the limit
+	}
+	for _, format := range []string{core.FormatAuth0, core.FormatSCIM} {
+		t.Run(format, func(t *testing.T) {
+			dec, err := transform.DecoderFor(format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, _ := transform.EncoderFor(core.FormatSCIM)
+			var rej strings.Builder
+			cfg := Config{Source: &rawSource{format: format, recs: recs}, Sink: &memSink{}, Decoder: dec, Encoder: enc, Rejects: NewLog(&rej)}
+			if _, err := Run(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]rejectLine{}
+			for _, l := range strings.Split(strings.TrimSpace(rej.String()), "\n") {
+				var r rejectLine
+				if err := json.Unmarshal([]byte(l), &r); err != nil {
+					t.Fatalf("%s: %v", l, err)
+				}
+				got[r.Ref] = r
+			}
+			for i, rec := range recs {
+				ref := "line " + strconv.Itoa(i+1)
+				var stage, reason string
+				if jsonstream.TooDeep([]byte(rec), jsonstream.MaxDepth) {
+					stage, reason = "read", ref+": "+errTooDeep.Error()
+				} else if _, err := dec.Decode([]byte(rec)); err != nil {
+					stage, reason = "decode", err.Error()
+				}
+				r, ok := got[ref]
+				if stage == "" {
+					if ok && (r.Stage == "read" || r.Stage == "decode") {
+						t.Errorf("%s: rejected at %s (%s); the decoder accepts it", ref, r.Stage, r.Reason)
+					}
+					continue
+				}
+				if !ok || r.Stage != stage || r.Reason != reason {
+					t.Errorf("%s: rejected %v at %q: %q; want %q: %q", ref, ok, r.Stage, r.Reason, stage, reason)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeStage compares the read+decode stage on realistic auth0 records (the sample
+// under internal/jsonstream/testdata, or $CHECK_INPUT): one Check and DecodeChecked against
+// the former TooDeep and Decode (which ran utf8.Valid and json.Valid).
+func BenchmarkDecodeStage(b *testing.B) {
+	path := os.Getenv("CHECK_INPUT")
+	if path == "" {
+		path = "../jsonstream/testdata/check_auth0.ndjson"
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	dec, _ := transform.DecoderFor(core.FormatAuth0)
+	cfg := Config{Decoder: dec}
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte) error
+	}{
+		{"check", func(r []byte) error { _, err := cfg.decode(r); return err }},
+		{"toodeep+decode", func(r []byte) error {
+			if jsonstream.TooDeep(r, jsonstream.MaxDepth) {
+				return errTooDeep
+			}
+			_, err := dec.Decode(r)
+			return err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for range b.N {
+				for _, r := range recs {
+					bc.decode(r)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*len(recs)), "us/user")
+		})
+	}
+}
