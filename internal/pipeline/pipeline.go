@@ -120,8 +120,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}()
 	}
 
-	jobs := make(chan *entry, cfg.Workers*64)
-	transformed := make(chan *entry, cfg.Workers*64)
+	jobs := make(chan *entry, cfg.Workers*16)
+	transformed := make(chan *entry, cfg.Workers*16)
 	batches := make(chan *batch)
 	done := make(chan *batch, cfg.Concurrency)
 
