@@ -62,12 +62,15 @@ var (
 // cd-users.md "Migrating users"; the Management SDK's CloudDirectoryImportOptions). The
 // profiles import has no documented cap; 50 is what one export page holds, the unit App
 // ID's own migration guide imports. The management API allows 50 requests/s and blocks a
-// client that exceeds it for 30 s (rate-limits.md), so ferry paces under it with margin
-// rather than ever meeting the block.
+// client that exceeds it for 30 s (rate-limits.md), with no budget headers to follow: ferry
+// paces at the limit with a small burst, which the server's own burst absorbs however the
+// network bunches requests (the source side does the same). Pacing at 48/s left 6% of
+// the budget unused (measured 94% of the ceiling) without a 429 to avoid.
 const (
 	appIDBatch     = 50
 	appIDMaxBytes  = 4 << 20
-	appIDRate      = 48
+	appIDRate      = 50
+	appIDBurst     = 10
 	appIDRounds    = 4
 	appIDRegionURL = "https://%s.appid.cloud.ibm.com"
 )
@@ -117,7 +120,7 @@ func NewAppIDFromEndpoint(ep *endpoint.Endpoint, opt core.Options) (*AppID, erro
 		Name:    "appid",
 		BaseURL: base + "/management/v4/" + url.PathEscape(tenant),
 		Token:   &httpx.IBMIAM{URL: iam, APIKey: key},
-		Limiter: httpx.SharedLimiter("appid:"+region+"/"+tenant, appIDRate, 1),
+		Limiter: httpx.SharedLimiter("appid:"+region+"/"+tenant, appIDRate, appIDBurst),
 		Secrets: []string{secret},
 	})
 	if err != nil {
