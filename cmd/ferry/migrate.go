@@ -85,6 +85,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
+	defer tuneGC(e.getenv)()
 	s, err := migrate(ctx, e, &f, "migrate")
 	return report(e, &f, s, err)
 }
