@@ -264,8 +264,10 @@ func (pl *Planner) observeTypes(u *schemas.User, changes []Change, rejected bool
 			continue
 		}
 		// Invalid metadata (always a rejection) has no types to count.
-		if rejected && mdScanFlags(raw)&scInvalid != 0 {
-			continue
+		if rejected {
+			if f, _ := mdScanFlags(raw); f&scInvalid != 0 {
+				continue
+			}
 		}
 		if orig == nil {
 			*bp = mdWalkCount(raw, blobNames[i], *bp, pl)

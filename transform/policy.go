@@ -277,6 +277,7 @@ func setBlobRaw(u *schemas.User, i int, raw json.RawMessage) {
 type userScan struct {
 	raw   [nBlobs][]byte
 	flags [nBlobs]scanFlags
+	shape [nBlobs]uint64
 	ok    [nBlobs]bool
 }
 
@@ -295,8 +296,8 @@ func (us *userScan) blob(u *schemas.User, i int) ([]byte, scanFlags, bool) {
 	if us.ok[i] && sameSlice(us.raw[i], raw) {
 		return raw, us.flags[i], true
 	}
-	f := mdScanFlags(raw)
-	us.raw[i], us.flags[i], us.ok[i] = raw, f, true
+	f, shape := mdScanFlags(raw)
+	us.raw[i], us.flags[i], us.shape[i], us.ok[i] = raw, f, shape^uint64(i), true
 	return raw, f, true
 }
 

@@ -136,7 +136,7 @@ func FuzzPolicyJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := mdParse(data)
-		flags := mdScanFlags(data)
+		flags, _ := mdScanFlags(data)
 		if err != nil {
 			var se *mdSyntaxError
 			if !errors.As(err, &se) && !errors.Is(err, errMDDepth) {

@@ -1,8 +1,11 @@
 package transform
 
 import (
-	"github.com/ferry-dev/ferry/internal/redact"
+	"crypto/rand"
+	"encoding/binary"
 	"unicode/utf8"
+
+	"github.com/ferry-dev/ferry/internal/redact"
 
 	"github.com/segmentio/encoding/json"
 )
@@ -45,13 +48,37 @@ type mdScanner struct {
 	conflict bool
 	plan     *Planner
 	path     []byte
+	// shape hashes the blob's structure (names, nesting, the kind of every value), not
+	// its values, when not walking: the type rule skips blobs of a shape it has checked.
+	shape uint64
 }
 
-// mdScanFlags scans raw without allocating.
-func mdScanFlags(raw []byte) scanFlags {
-	s := mdScanner{b: raw}
+// Shape hashing: FNV-1a over tokens, each tagged so that the sequence decodes one way
+// (a name is its tag, its length and its bytes).
+const (
+	fnvPrime64 = 1099511628211
+	shapeName  = 'K'
+)
+
+// shapeSeed starts every shape hash: drawn per process, so that blobs cannot be crafted
+// to share a hash with a checked shape.
+var shapeSeed = func() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) | 1
+}()
+
+func (s *mdScanner) mix(b byte) {
+	if !s.walking {
+		s.shape = (s.shape ^ uint64(b)) * fnvPrime64
+	}
+}
+
+// mdScanFlags scans raw without allocating, and returns its flags and its shape hash.
+func mdScanFlags(raw []byte) (scanFlags, uint64) {
+	s := mdScanner{b: raw, shape: shapeSeed}
 	s.run()
-	return s.flags
+	return s.flags, s.shape
 }
 
 // mdWalkTypes reports whether some value of raw has a type other than its path's, as
@@ -118,6 +145,7 @@ func (s *mdScanner) lit(word string, k mdKind) bool {
 	if s.walking {
 		s.emit(k, s.b[s.i:s.i+len(word)])
 	}
+	s.mix(byte(k) + '0')
 	s.i += len(word)
 	return true
 }
@@ -142,6 +170,7 @@ func (s *mdScanner) value(depth int) bool {
 		if s.walking {
 			s.emit(mdString, s.b[start:s.i-1])
 		}
+		s.mix('s')
 		return true
 	case c == '-' || (c >= '0' && c <= '9'):
 		n := mdNumberLen(s.b[s.i:])
@@ -166,6 +195,7 @@ func (s *mdScanner) value(depth int) bool {
 		if s.walking {
 			s.emit(mdNumber, num)
 		}
+		s.mix('n')
 		s.i += n
 		return true
 	case c == 't':
@@ -182,9 +212,11 @@ func (s *mdScanner) object(depth int) bool {
 	if s.walking {
 		s.emit(mdObject, nil)
 	}
+	s.mix('{')
 	s.i++
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.mix('}')
 		s.i++
 		return true
 	}
@@ -230,6 +262,7 @@ func (s *mdScanner) object(depth int) bool {
 		case ',':
 			s.i++
 		case '}':
+			s.mix('}')
 			s.i++
 			return true
 		default:
@@ -242,9 +275,11 @@ func (s *mdScanner) array(depth int) bool {
 	if s.walking {
 		s.emit(mdArray, nil)
 	}
+	s.mix('[')
 	s.i++
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.mix(']')
 		s.i++
 		return true
 	}
@@ -265,6 +300,7 @@ func (s *mdScanner) array(depth int) bool {
 		case ',':
 			s.i++
 		case ']':
+			s.mix(']')
 			s.i++
 			if s.walking {
 				s.path = s.path[:base]
@@ -277,7 +313,12 @@ func (s *mdScanner) array(depth int) bool {
 }
 
 func (s *mdScanner) keyFlags(key []byte, depth int) {
+	h := (s.shape ^ shapeName) * fnvPrime64
+	for n, k := uint32(len(key)), 0; k < 4; n, k = n>>8, k+1 {
+		h = (h ^ uint64(n&0xff)) * fnvPrime64
+	}
 	for _, c := range key {
+		h = (h ^ uint64(c)) * fnvPrime64
 		switch c {
 		case '.':
 			s.flags |= scDotKey
@@ -301,6 +342,7 @@ func (s *mdScanner) keyFlags(key []byte, depth int) {
 	if dynamicKeyKind(key) != "" {
 		s.flags |= scDynKey
 	}
+	s.shape = h
 }
 
 // str moves past the string literal at s.i, tracking digit runs for the PII flag and
