@@ -2,6 +2,8 @@ package transform
 
 import (
 	stdjson "encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,5 +77,38 @@ func TestMembersScanner(t *testing.T) {
 	}
 	if fe, ok := m.err.(*FieldError); !ok || fe.Field != "k1" || fe.Msg != "duplicate key" {
 		t.Fatalf("duplicate past the small set: %v", m.err)
+	}
+}
+
+// TestMembersFindsEveryDuplicate: objects of 1 to 40 members, names drawn from a small
+// alphabet so that many share length and first and last bytes (the prefilter's classes),
+// past the 24 names kept in the array: a repeated name is found wherever it is, and no
+// distinct name is taken for one.
+func TestMembersFindsEveryDuplicate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 2000; round++ {
+		n := 1 + rng.IntN(40)
+		var b strings.Builder
+		b.WriteByte('{')
+		seen, dup := map[string]bool{}, false
+		for i := 0; i < n; i++ {
+			k := make([]byte, 1+rng.IntN(4))
+			for j := range k {
+				k[j] = "abc"[rng.IntN(3)]
+			}
+			dup = dup || seen[string(k)]
+			seen[string(k)] = true
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q:%d", k, i)
+		}
+		b.WriteByte('}')
+		m := newMembers([]byte(b.String()), "")
+		for m.next() {
+		}
+		if got := m.err != nil; got != dup {
+			t.Fatalf("%s: duplicate found %v, want %v (%v)", b.String(), got, dup, m.err)
+		}
 	}
 }
