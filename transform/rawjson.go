@@ -2,6 +2,8 @@ package transform
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -79,14 +81,28 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index just past the string literal starting at b[i] == '"'.
+// skipString returns the index just past the string literal starting at b[i] == '"'. It
+// reads eight bytes at a time up to the next quote or backslash (or non-ASCII byte, which
+// it steps over one at a time): decoders skip every metadata value this way.
 func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
+	j := i + 1
+	for j < len(b) {
+		if j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			m := (x | laneEq(x, '"') | laneEq(x, '\\')) & lanesMSB
+			if m == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(m) / 8
+		}
 		switch b[j] {
 		case '\\':
-			j++
+			j += 2
 		case '"':
 			return j + 1
+		default:
+			j++
 		}
 	}
 	return len(b)

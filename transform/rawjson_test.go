@@ -112,3 +112,30 @@ func TestMembersFindsEveryDuplicate(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSkipString holds skipString (eight bytes at a time) to a byte-at-a-time reading of
+// the same rule: the index past the first quote not escaped by a backslash.
+func FuzzSkipString(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `"a\\"b"`, `"0123456789abcdef\"0123456789"x"`,
+		`"unterminated`, `"é\u00e9 ü"`, `"ends in a backslash\`, `"1234567"`, `"12345678"`} {
+		f.Add([]byte(s), 0)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, i int) {
+		if len(b) == 0 {
+			return
+		}
+		i = int(uint(i) % uint(len(b)))
+		want := len(b)
+		for j := i + 1; j < len(b); j++ {
+			if b[j] == '\\' {
+				j++
+			} else if b[j] == '"' {
+				want = j + 1
+				break
+			}
+		}
+		if got := skipString(b, i); got != want {
+			t.Fatalf("skipString(%q, %d) = %d, want %d", b, i, got, want)
+		}
+	})
+}
