@@ -61,7 +61,7 @@ func CreateTo(path string, stdout io.Writer, meta Manifest, recipients ...age.Re
 			os.Remove(f.Name())
 			return nil, fmt.Errorf("backup: %w", err)
 		}
-		w.tmp, sink = f, f
+		w.tmp, sink = f, newWriteback(f)
 	}
 	// The checksum covers the bytes as stored, so `sha256sum FILE` matches the manifest.
 	w.bw = bufio.NewWriterSize(io.MultiWriter(sink, w.sum, &w.size), 256<<10)
