@@ -35,6 +35,9 @@ timed() {
   local label="$1"; shift
   secs="" cpu="" rss_kb=""
   for _ in $(seq "$REPEAT"); do
+    # Each run writes a fresh file: replacing the previous 1.4 GB output would time the
+    # file system freeing it, not the run.
+    rm -f "$OUT"/scim-*.ndjson "$OUT"/node-*.ndjson
     if ! /usr/bin/time -f "%e %U %S %M" -o "$OUT/time.txt" "$@" > "$OUT/stdout.txt" 2> "$OUT/stderr.txt"; then
       # exit 1 means some users were rejected: still a complete run.
       [ "$(tail -c 200 "$OUT/stdout.txt" | grep -o '"exit_status":[0-9]*' | cut -d: -f2)" = "1" ] ||
