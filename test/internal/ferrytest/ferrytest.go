@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -147,9 +146,7 @@ wait:
 	res.Elapsed = time.Since(start)
 	res.Stdout, res.Stderr = out.String(), errb.String()
 	res.Code = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.MaxRSSKB = ru.Maxrss // kilobytes on Linux
-	}
+	res.MaxRSSKB = maxRSSKB(cmd.ProcessState)
 	var ee *exec.ExitError
 	if werr != nil && !errors.As(werr, &ee) {
 		return res, werr
