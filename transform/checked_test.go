@@ -13,7 +13,7 @@ import (
 
 // checkedFormats are the registered formats whose decoder can skip its syntax checks; SCIM's
 // decoder validates while it parses and has nothing to skip.
-var checkedFormats = []string{core.FormatAuth0, core.FormatAuth0Import, core.FormatAppID, core.FormatAppIDCD, core.FormatOIDC}
+var checkedFormats = []string{core.FormatAuth0, core.FormatAuth0Import, core.FormatAppID, core.FormatAppIDCD, core.FormatOIDC, core.FormatSCIM}
 
 func checkedDecoder(t testing.TB, format string) CheckedDecoder {
 	d, err := DecoderFor(format)
@@ -94,18 +94,31 @@ func sameDecode(t *testing.T, d CheckedDecoder, format string, raw []byte) {
 }
 
 func TestDecodeMessagesUnchanged(t *testing.T) {
-	// The pipeline relies on Decode to word syntax and UTF-8 errors, as before Check.
+	// The pipeline relies on Decode to word syntax and UTF-8 errors, as before Check. The
+	// provider mappers share their wording; SCIM's strict decoder has its own.
+	mapper := map[string]string{
+		"{\"a\":\"\xff\"}":  "(record): invalid UTF-8",
+		`{"user_id":`:       "(record): malformed JSON",
+		`{"user_id":"x"} x`: "(record): malformed JSON",
+		`[1]`:               "(record): expected a JSON object, got array",
+	}
+	scim := map[string]string{
+		"{\"a\":\"\xff\"}":  "(record): invalid UTF-8",
+		`{"user_id":`:       "(record): not valid JSON",
+		`{"user_id":"x"} x`: "(record): not valid JSON",
+		`{}0`:               "(record): not valid JSON",
+		`[1]`:               "(record): expected a JSON object (a SCIM User), got array",
+	}
 	for _, format := range checkedFormats {
 		d := checkedDecoder(t, format)
-		for in, want := range map[string]string{
-			"{\"a\":\"\xff\"}":  "(record): invalid UTF-8",
-			`{"user_id":`:       "(record): malformed JSON",
-			`{"user_id":"x"} x`: "(record): malformed JSON",
-			`[1]`:               "(record): expected a JSON object, got array",
-		} {
+		want := mapper
+		if format == core.FormatSCIM {
+			want = scim
+		}
+		for in, w := range want {
 			_, err := d.Decode([]byte(in))
-			if err == nil || !strings.HasPrefix(err.Error(), want) {
-				t.Errorf("%s: Decode(%q) = %v, want %q", format, in, err, want)
+			if err == nil || !strings.HasPrefix(err.Error(), w) {
+				t.Errorf("%s: Decode(%q) = %v, want %q", format, in, err, w)
 			}
 		}
 	}

@@ -13,9 +13,19 @@ import (
 )
 
 func init() {
-	RegisterDecoder(core.FormatSCIM, DecoderFunc(decodeSCIM))
+	RegisterDecoder(core.FormatSCIM, scimDecoder{})
 	RegisterEncoder(core.FormatSCIM, EncoderFunc(encodeSCIM))
 }
+
+// scimDecoder is the SCIM format's decoder; a record the pipeline has checked skips the
+// UTF-8 pass (the strict decode validates the syntax as it goes either way).
+type scimDecoder struct{}
+
+var _ CheckedDecoder = scimDecoder{}
+
+func (scimDecoder) Decode(raw []byte) (*schemas.User, error) { return decodeSCIM(raw) }
+
+func (scimDecoder) DecodeChecked(raw []byte) (*schemas.User, error) { return decodeSCIMValid(raw) }
 
 // decodeSCIM reads a SCIM User strictly: an attribute ferry has no field for would be
 // dropped by a lenient decode, so it is an error naming the attribute instead. Invalid UTF-8
@@ -24,8 +34,18 @@ func decodeSCIM(raw []byte) (*schemas.User, error) {
 	if !utf8.Valid(raw) {
 		return nil, &FieldError{Field: recordPath, Msg: "invalid UTF-8"}
 	}
+	return decodeSCIMValid(raw)
+}
+
+// decodeSCIMValid is decodeSCIM for a record known to be valid UTF-8.
+func decodeSCIMValid(raw []byte) (*schemas.User, error) {
 	u := new(schemas.User)
-	if _, err := json.Parse(raw, u, json.DisallowUnknownFields); err != nil {
+	rest, err := json.Parse(raw, u, json.DisallowUnknownFields)
+	if err == nil && len(trimWS(rest)) > 0 {
+		// Parse stops after the first value: "{...}0" would pass as the user alone.
+		return nil, &FieldError{Field: "(record)", Msg: "not valid JSON"}
+	}
+	if err != nil {
 		if !json.Valid(raw) {
 			return nil, &FieldError{Field: "(record)", Msg: "not valid JSON"}
 		}

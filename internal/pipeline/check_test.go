@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/jsonstream"
+	"github.com/ferry-dev/ferry/schemas"
 	"github.com/ferry-dev/ferry/transform"
 )
 
@@ -130,5 +131,29 @@ func BenchmarkDecodeStage(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*len(recs)), "us/user")
 		})
+	}
+}
+
+// TestCheckRefusalWinsOverALenientDecoder: a decoder that accepts what jsonstream.Check
+// refuses (segmentio's Parse stops after the first value, so "{...} 0" once passed as the
+// user alone) does not get the record through.
+func TestCheckRefusalWinsOverALenientDecoder(t *testing.T) {
+	lenient := transform.DecoderFunc(func(raw []byte) (*schemas.User, error) {
+		return &schemas.User{Schemas: []string{schemas.CoreUserURN}, UserName: "someone"}, nil
+	})
+	enc, _ := transform.EncoderFor(core.FormatSCIM)
+	var rej strings.Builder
+	sink := &memSink{}
+	recs := []string{`{"userName":"a"} 0`, `{"userName":`, "{\"userName\":\"\xff\"}"}
+	cfg := Config{Source: &rawSource{format: core.FormatSCIM, recs: recs}, Sink: sink, Decoder: lenient, Encoder: enc, Rejects: NewLog(&rej)}
+	s, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Rejected != int64(len(recs)) || len(sink.got) != 0 {
+		t.Fatalf("%d rejected, %d written; want every record rejected:\n%s", s.Rejected, len(sink.got), rej.String())
+	}
+	if n := strings.Count(rej.String(), `"stage":"decode","reason":"(record): not valid JSON: `); n != len(recs) {
+		t.Errorf("%d of %d rejects name the check's finding:\n%s", n, len(recs), rej.String())
 	}
 }

@@ -95,7 +95,13 @@ func (cfg *Config) decode(data []byte) (*schemas.User, error) {
 		}
 		// Malformed or invalid UTF-8 (rare): the decoder's own checks say so in its own
 		// words, so rejects read the same whether or not a pipeline decoded the record.
-		return cfg.Decoder.Decode(data)
+		u, derr := cfg.Decoder.Decode(data)
+		if derr == nil {
+			// A decoder that accepts what the check refuses would let part of a record
+			// pass as all of it.
+			return nil, &transform.FieldError{Field: "(record)", Msg: "not valid JSON: " + err.Error()}
+		}
+		return u, derr
 	}
 	if d, ok := cfg.Decoder.(transform.CheckedDecoder); ok {
 		return d.DecodeChecked(data)
