@@ -1,18 +1,16 @@
 package extract
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/auth0export"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
 	"github.com/ferry-dev/ferry/internal/jsonstream"
@@ -23,16 +21,9 @@ import (
 // poll GET /api/v2/jobs/{id} until "completed", then download "location", a signed URL
 // to a gzipped NDJSON file valid 60 s and re-requestable from the job for 24 h.
 
-// auth0Job is GET /api/v2/jobs/{id} for an export.
-type auth0Job struct {
-	ID        string `json:"id"`
-	Type      string `json:"type"`
-	Status    string `json:"status"`
-	CreatedAt string `json:"created_at"`
-	Location  string `json:"location"`
-	Format    string `json:"format"`
-	TimeLeft  int    `json:"time_left_seconds"`
-}
+// ErrDecompressedTooLarge is returned when an export inflates past the cap (it also
+// matches httpx.ErrTooLarge).
+var ErrDecompressedTooLarge = auth0export.ErrDecompressedTooLarge
 
 // exportRestarts bounds how often a broken download (cut body, expired URL) is restarted.
 const exportRestarts = 5
@@ -87,7 +78,7 @@ func restartable(err error) bool {
 // else a new one.
 func (a *Auth0) exportJob(ctx context.Context) (string, error) {
 	if id := a.resume.job; id != "" {
-		var j auth0Job
+		var j auth0export.Job
 		resp, err := a.api.DoJSON(ctx, &httpx.Request{Path: "jobs/" + url.PathEscape(id),
 			AllowStatus: []int{http.StatusNotFound}}, nil, &j)
 		if err != nil {
@@ -105,7 +96,7 @@ func (a *Auth0) exportJob(ctx context.Context) (string, error) {
 		}
 		body["connection_id"] = cid
 	}
-	var j auth0Job
+	var j auth0export.Job
 	// Two jobs for one request would only cost the tenant some work: safe to resend.
 	_, err := a.api.DoJSON(ctx, &httpx.Request{Method: http.MethodPost, Path: "jobs/users-exports", Idempotent: true}, body, &j)
 	if err != nil {
@@ -151,81 +142,18 @@ func (a *Auth0) connectionID(ctx context.Context) (string, error) {
 
 // awaitExport polls the job until it is completed and returns its (fresh) location.
 func (a *Auth0) awaitExport(ctx context.Context, id string) (string, error) {
-	start := a.hooks.clockNow()
-	wait := time.Second
-	for {
-		var j auth0Job
-		if err := a.api.GetJSON(ctx, "jobs/"+url.PathEscape(id), nil, &j); err != nil {
-			return "", fmt.Errorf("auth0: export job %s: %w", id, err)
-		}
-		switch j.Status {
-		case "completed":
-			if j.Location == "" {
-				return "", fmt.Errorf("auth0: export job %s: completed without a location: %w", id, ErrHostile)
-			}
-			return j.Location, nil
-		case "failed":
-			return "", fmt.Errorf("auth0: export job %s failed", id)
-		case "pending", "processing", "":
-		default:
-			return "", fmt.Errorf("auth0: export job %s: unknown status %q", id, j.Status)
-		}
-		if a.hooks.clockNow().Sub(start) > a.pollMax {
-			return "", fmt.Errorf("auth0: export job %s: not completed after %s", id, a.pollMax)
-		}
-		d := wait
-		if j.TimeLeft > 0 {
-			// Auth0's own estimate: look again about half-way to it.
-			d = min(max(time.Duration(j.TimeLeft)*time.Second/2, time.Second), wait)
-		}
-		if err := a.hooks.pause(ctx, d); err != nil {
-			return "", err
-		}
-		wait = min(wait*3/2, 15*time.Second)
-	}
+	p := auth0export.Poller{API: a.api, Initial: time.Second, MaxWait: 15 * time.Second, Timeout: a.pollMax,
+		Now: a.hooks.clockNow, Pause: a.hooks.pause}
+	loc, err := p.Await(ctx, id)
+	return loc, hostile(err)
 }
 
-// auth0ExportHost matches the hosts Auth0 serves export files from
-// (https://user-exports.auth0.com/JOB/TENANT.json.gz?Expires=...&Signature=..., and the
-// regional user-exports.REGION.auth0.com).
-var auth0ExportHost = regexp.MustCompile(`^user-exports(\.[a-z0-9-]+)?\.auth0\.com$`)
-
-// checkLocation refuses a download location that is not https (plain http only to a
-// loopback host when the API itself is plain http on loopback: the sandbox) or that is
-// neither on the API's host nor on Auth0's export host. A location elsewhere would make
-// ferry fetch, and import, whatever a tampered job answer points at.
-func (a *Auth0) checkLocation(loc string) (*url.URL, error) {
-	u, err := url.Parse(loc)
-	if err != nil || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("auth0: export location %s is not a plain absolute URL: %w", httpx.RedactURL(loc), ErrHostile)
+// hostile adds ErrHostile to a refusal of the shared export client, which names none.
+func hostile(err error) error {
+	if errors.Is(err, auth0export.ErrHostile) {
+		return fmt.Errorf("%w: %w", err, ErrHostile)
 	}
-	root, _ := url.Parse(a.root)
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-	case "http":
-		if root.Scheme != "http" || !loopback(u.Hostname()) || !loopback(root.Hostname()) {
-			return nil, fmt.Errorf("auth0: export location %s is not https: %w", httpx.RedactURL(loc), ErrHostile)
-		}
-	default:
-		return nil, fmt.Errorf("auth0: export location %s is not https: %w", httpx.RedactURL(loc), ErrHostile)
-	}
-	host := strings.ToLower(u.Host)
-	if host == strings.ToLower(root.Host) {
-		return u, nil
-	}
-	if !a.overridden && u.Port() == "" && auth0ExportHost.MatchString(host) {
-		return u, nil
-	}
-	return nil, fmt.Errorf("auth0: export location on host %q, expected %q or Auth0's export host: %w",
-		u.Host, root.Host, ErrHostile)
-}
-
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err
 }
 
 // streamExport downloads the file at loc and emits its users, skipping the first skip
@@ -233,29 +161,15 @@ func loopback(host string) bool {
 // restart can carry on after it.
 func (a *Auth0) streamExport(ctx context.Context, job, loc string, skip int64, members map[string][]string,
 	emit func(core.Record) error) (int64, error) {
-	u, err := a.checkLocation(loc)
+	dl := auth0export.Download{Root: a.root, Overridden: a.overridden, MaxInflate: a.maxInflate,
+		Transport: a.hooks.transport, Now: a.hooks.now, Sleep: a.hooks.sleep}
+	file, err := dl.Open(ctx, job, loc)
 	if err != nil {
-		return skip, err
+		return skip, hostile(err)
 	}
-	// A client of its own: no bearer token for the signed URL, and the download does not
-	// spend the Management API budget.
-	dl, err := httpx.New(httpx.Config{Name: "auth0 export", BaseURL: u.Scheme + "://" + u.Host + "/",
-		Transport: a.hooks.transport, Now: a.hooks.now, Sleep: a.hooks.sleep})
-	if err != nil {
-		return skip, err
-	}
-	body, _, err := dl.Stream(ctx, &httpx.Request{Path: loc})
-	if err != nil {
-		return skip, fmt.Errorf("auth0: export job %s: download: %w", job, err)
-	}
-	defer body.Close()
-	zr, err := gzip.NewReader(body)
-	if err != nil {
-		return skip, fmt.Errorf("auth0: export job %s: file is not gzip: %w", job, err)
-	}
-	defer zr.Close()
+	defer file.Close()
 	what := "auth0: export job " + job
-	lines := jsonstream.NewNDJSON(&capReader{r: zr, max: a.maxInflate, what: what}, 0)
+	lines := jsonstream.NewNDJSON(file, 0)
 	last := skip
 	for {
 		if err := ctx.Err(); err != nil {

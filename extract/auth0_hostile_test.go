@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/auth0export"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
 	sb "github.com/ferry-dev/ferry/internal/sandbox/auth0"
@@ -43,7 +44,8 @@ func TestAuth0CheckLocation(t *testing.T) {
 		{box, "https://user-exports.auth0.com/job_1/sandbox.json.gz", false},
 		{box, "http://10.0.0.1:5000/job_1", false},
 	} {
-		_, err := tc.a.checkLocation(tc.loc)
+		_, err := auth0export.CheckLocation(tc.loc, tc.a.root, tc.a.overridden)
+		err = hostile(err) // as streamExport sees it
 		if (err == nil) != tc.ok {
 			t.Errorf("%s from %s: err = %v, want ok=%v", tc.loc, tc.a.root, err, tc.ok)
 		}

@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/auth0export"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
@@ -192,32 +192,9 @@ func splitArray(raw []byte) ([]json.RawMessage, error) {
 	return out, nil
 }
 
-// capReader fails once more than max bytes were read: a gzip bomb must end in a clear
-// error, not in a full disk or an endless run.
-type capReader struct {
-	r    io.Reader
-	n    int64
-	max  int64
-	what string
-}
-
-// ErrDecompressedTooLarge is returned when an export inflates past the cap.
-var ErrDecompressedTooLarge = errors.New("decompressed export over the size cap")
-
-func (c *capReader) Read(p []byte) (int, error) {
-	if c.n > c.max {
-		return 0, fmt.Errorf("%s: %w of %d bytes", c.what, ErrDecompressedTooLarge, c.max)
-	}
-	if room := c.max - c.n + 1; int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.n > c.max {
-		return n, fmt.Errorf("%s: %w of %d bytes", c.what, ErrDecompressedTooLarge, c.max)
-	}
-	return n, err
-}
+// loopback reports whether host (no port) is localhost or a loopback address: where plain
+// http is allowed (the sandboxes). The export client's check, shared so there is one.
+func loopback(host string) bool { return auth0export.Loopback(host) }
 
 // idText is the text of a raw JSON id: a string's value, or a number's digits (SCIM ids are
 // strings, but a careless server may send numbers). Anything else is "".

@@ -1,19 +1,16 @@
 package load
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
-	"time"
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/ferry-dev/ferry/internal/auth0export"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
 	"github.com/ferry-dev/ferry/internal/jsonstream"
@@ -115,31 +112,19 @@ func (s *Auth0) exportUsers(ctx context.Context, connID string, fn func(core.Tar
 	if job.ID == "" || strings.ContainsAny(job.ID, "/?#") {
 		return fmt.Errorf("auth0: create users export: answer without a usable job id")
 	}
-	loc, err := s.awaitExport(ctx, job.ID)
+	p := auth0export.Poller{API: s.api.c, Initial: s.cfg.PollInitial, MaxWait: s.cfg.PollMax, Timeout: s.cfg.JobTimeout}
+	loc, err := p.Await(ctx, job.ID)
 	if err != nil {
 		return err
 	}
-	u, err := s.exportLocation(loc)
+	dl := auth0export.Download{Root: s.cfg.BaseURL, Overridden: s.overridden(), MaxInflate: exportInflateCap,
+		Transport: s.cfg.Transport}
+	file, err := dl.Open(ctx, job.ID, loc)
 	if err != nil {
 		return err
 	}
-	// A client of its own: no bearer token for the signed URL, and the download does not
-	// spend the Management API budget.
-	dl, err := httpx.New(httpx.Config{Name: "auth0 export", BaseURL: u.Scheme + "://" + u.Host + "/", Transport: s.cfg.Transport})
-	if err != nil {
-		return err
-	}
-	rc, _, err := dl.Stream(ctx, &httpx.Request{Path: u.String()})
-	if err != nil {
-		return fmt.Errorf("auth0: export job %s: download: %w", job.ID, err)
-	}
-	defer rc.Close()
-	zr, err := gzip.NewReader(rc)
-	if err != nil {
-		return fmt.Errorf("auth0: export job %s: file is not gzip: %w", job.ID, err)
-	}
-	defer zr.Close()
-	lines := jsonstream.NewNDJSON(&inflateCap{r: zr, left: exportInflateCap}, 0)
+	defer file.Close()
+	lines := jsonstream.NewNDJSON(file, 0)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -168,98 +153,11 @@ func (s *Auth0) exportUsers(ctx context.Context, connID string, fn func(core.Tar
 // tens of millions of users, and a gzip bomb stops there.
 const exportInflateCap = 4 << 30
 
-type inflateCap struct {
-	r    io.Reader
-	left int64
-}
-
-func (c *inflateCap) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		return 0, fmt.Errorf("auth0: export file larger than %d bytes decompressed: %w", int64(exportInflateCap), httpx.ErrTooLarge)
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
-}
-
-// awaitExport polls an export job until it completes and returns its file's location.
-func (s *Auth0) awaitExport(ctx context.Context, id string) (string, error) {
-	deadline := time.Now().Add(s.cfg.JobTimeout)
-	wait := s.cfg.PollInitial
-	for {
-		var j struct {
-			Status   string `json:"status"`
-			Location string `json:"location"`
-		}
-		if err := s.api.c.GetJSON(ctx, "jobs/"+url.PathEscape(id), nil, &j); err != nil {
-			return "", fmt.Errorf("auth0: export job %s: %w", id, err)
-		}
-		switch j.Status {
-		case "completed":
-			if j.Location == "" {
-				return "", fmt.Errorf("auth0: export job %s: completed without a location", id)
-			}
-			return j.Location, nil
-		case "failed":
-			return "", fmt.Errorf("auth0: export job %s failed", id)
-		case "pending", "processing", "":
-		default:
-			return "", fmt.Errorf("auth0: export job %s: unknown status %q", id, j.Status)
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("auth0: export job %s: not completed after %s", id, s.cfg.JobTimeout)
-		}
-		if err := httpx.Sleep(ctx, wait); err != nil {
-			return "", err
-		}
-		wait = min(wait*3/2, s.cfg.PollMax)
-	}
-}
-
-// auth0ExportHost matches the hosts Auth0 serves export files from (user-exports.auth0.com
-// and the regional user-exports.REGION.auth0.com).
-var auth0ExportHost = regexp.MustCompile(`^user-exports(\.[a-z0-9-]+)?\.auth0\.com$`)
-
-// exportLocation refuses a location that is not https (plain http only between loopback
-// hosts: the sandbox), or that is neither on the API's host nor Auth0's export host: a
-// tampered job answer must not make ferry read a list of users from elsewhere.
-func (s *Auth0) exportLocation(loc string) (*url.URL, error) {
-	u, err := url.Parse(loc)
-	if err != nil || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("auth0: export location %s is not a plain absolute URL", httpx.RedactURL(loc))
-	}
+// overridden says whether ?base= points elsewhere than the tenant (a sandbox, a proxy):
+// export files must then come from its host, never from Auth0's export host.
+func (s *Auth0) overridden() bool {
 	root, err := url.Parse(s.cfg.BaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("auth0: base URL: %w", err)
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-	case "http":
-		if root.Scheme != "http" || !loopbackHost(u.Hostname()) || !loopbackHost(root.Hostname()) {
-			return nil, fmt.Errorf("auth0: export location %s is not https", httpx.RedactURL(loc))
-		}
-	default:
-		return nil, fmt.Errorf("auth0: export location %s is not https", httpx.RedactURL(loc))
-	}
-	if strings.EqualFold(u.Host, root.Host) {
-		return u, nil
-	}
-	overridden := !strings.EqualFold(root.Host, s.cfg.Domain)
-	if !overridden && u.Port() == "" && auth0ExportHost.MatchString(strings.ToLower(u.Host)) {
-		return u, nil
-	}
-	return nil, fmt.Errorf("auth0: export location on host %q, expected %q or Auth0's export host", u.Host, root.Host)
-}
-
-func loopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err != nil || !strings.EqualFold(root.Host, s.cfg.Domain)
 }
 
 // RemoveUsers implements core.Remover: DELETE /api/v2/users/{id}, two at a time (the

@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/encoding/json"
 	"golang.org/x/time/rate"
 
+	"github.com/ferry-dev/ferry/internal/auth0export"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
 )
@@ -303,7 +304,7 @@ func TestAuth0ExportLocation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		s := &Auth0{cfg: Auth0Config{Domain: "acme.eu.auth0.com", BaseURL: tc.base}}
-		_, err := s.exportLocation(tc.loc)
+		_, err := auth0export.CheckLocation(tc.loc, s.cfg.BaseURL, s.overridden())
 		if (err == nil) != tc.ok {
 			t.Errorf("%s from %s: err %v, want ok=%v", tc.loc, tc.base, err, tc.ok)
 		}
