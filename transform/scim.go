@@ -172,8 +172,8 @@ func jsonPath(p string) string {
 // reflection over User and segmentio's byte-at-a-time compaction of the raw values
 // (metadata, identities, extra) cost a tenth of a migration's CPU, so appendSCIMUser
 // (scim_encode.go) writes the same bytes by hand. FuzzSCIMEncode and FuzzSCIMEncodeFields
-// hold it to segmentio's output byte for byte: a backup must not change because the encoder
-// did. Raw values are trusted to be valid JSON, as segmentio's TrustRawMessage trusted them:
+// hold it to segmentio's output byte for byte (an empty identity, which segmentio wrote as
+// nothing, is null): a backup must not change because the encoder did. Raw values are trusted to be valid JSON, as segmentio's TrustRawMessage trusted them:
 // every decoder validates the record before slicing values out of it, and every policy
 // re-serializes what it rewrites from a parsed tree.
 func encodeSCIM(dst []byte, u *schemas.User) ([]byte, error) {

@@ -14,7 +14,8 @@ import (
 //
 // (github.com/segmentio/encoding/json) writes, byte for byte, without reflection: field
 // order, omitempty, HTML escaping of strings, and the compaction and HTML escaping of raw
-// values all follow segmentio's encoder, and FuzzSCIMEncode holds the two to the same bytes.
+// values all follow segmentio's encoder, and FuzzSCIMEncode holds the two to the same bytes
+// (but for an empty identity, which segmentio writes as nothing, not JSON; here: null).
 // Every backup and SCIM file ferry ever wrote came from segmentio's encoder; the bytes must
 // not drift under users who diff or hash them.
 //
@@ -224,8 +225,9 @@ func appendFerry(b []byte, f *schemas.FerryUser) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			// segmentio writes a nil element as null and an empty one as nothing at all.
-			if raw == nil {
+			// segmentio writes a nil element as null and an empty one as nothing at all,
+			// which is not JSON: both are null here, the one place the bytes differ.
+			if len(raw) == 0 {
 				b = append(b, "null"...)
 			} else {
 				b = appendCompactHTML(b, raw)

@@ -11,8 +11,22 @@ import (
 
 // segmentioSCIM is the reference appendSCIMUser must reproduce byte for byte: the call
 // encodeSCIM made before the encoder was written by hand.
+// The one exception: segmentio writes an empty (non-nil) identity as nothing, which is not
+// JSON; appendSCIMUser writes null, as for a nil one, so the reference gets nil there.
 func segmentioSCIM(t testing.TB, u *schemas.User) []byte {
 	t.Helper()
+	if u != nil && u.Ferry != nil && len(u.Ferry.Identities) > 0 {
+		f := *u.Ferry
+		f.Identities = append([]json.RawMessage(nil), f.Identities...)
+		for i, raw := range f.Identities {
+			if len(raw) == 0 {
+				f.Identities[i] = nil
+			}
+		}
+		c := *u
+		c.Ferry = &f
+		u = &c
+	}
 	b, err := json.Append(nil, u, json.EscapeHTML|json.SortMapKeys|json.TrustRawMessage)
 	if err != nil {
 		t.Fatalf("segmentio: %v", err)
@@ -118,9 +132,9 @@ func TestAppendSCIMUserMatchesSegmentio(t *testing.T) {
 			Addresses: []schemas.Address{}, Ferry: &schemas.FerryUser{Identities: []json.RawMessage{},
 				AppMetadata: raw(""), Extra: json.RawMessage{}}},
 			want: `{"schemas":null,"userName":"","urn:ferry:params:scim:schemas:extension:ferry:1.0:User":{}}`},
-		{name: "nil identity is null, empty identity is nothing", u: &schemas.User{Ferry: &schemas.FerryUser{
+		{name: "nil and empty identities are null (segmentio writes an empty one as nothing)", u: &schemas.User{Ferry: &schemas.FerryUser{
 			Identities: []json.RawMessage{nil, {}, raw(`1`)}}},
-			want: `{"schemas":null,"userName":"","urn:ferry:params:scim:schemas:extension:ferry:1.0:User":{"identities":[null,,1]}}`},
+			want: `{"schemas":null,"userName":"","urn:ferry:params:scim:schemas:extension:ferry:1.0:User":{"identities":[null,null,1]}}`},
 		{name: "unicode", u: &schemas.User{UserName: "zoë", DisplayName: "山田 太郎 😀", Name: &schemas.Name{GivenName: "Ærøskøbing\u00a0é"}},
 			want: `{"schemas":null,"userName":"zoë","name":{"givenName":"Ærøskøbing` + "\u00a0" + `é"},"displayName":"山田 太郎 😀"}`},
 		{name: "HTML characters", u: &schemas.User{UserName: `<script>alert("x&y")</script>`, Title: "a>b"},
