@@ -70,6 +70,9 @@ type scrubber struct {
 	fixed  []string // configured secrets (raw)
 	recent []string // recent tokens (raw), newest last
 	forms  []string // every form of every value, longest first
+	// rep replaces every form in one pass over the text: a marker already written is never
+	// searched again (a one-letter token once turned "[REDACTED]" into "[RED[REDACTED]CTED]").
+	rep *strings.Replacer
 }
 
 const maxRecentTokens = 4
@@ -127,15 +130,19 @@ func (s *scrubber) rebuild() {
 		}
 	}
 	slices.SortStableFunc(s.forms, func(a, b string) int { return len(b) - len(a) })
+	// At each position the Replacer tries the forms in this order: the longest match wins.
+	pairs := make([]string, 0, 2*len(s.forms))
+	for _, f := range s.forms {
+		pairs = append(pairs, f, redacted)
+	}
+	s.rep = strings.NewReplacer(pairs...)
 }
 
 func (s *scrubber) scrub(text string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, v := range s.forms {
-		if strings.Contains(text, v) {
-			text = strings.ReplaceAll(text, v, redacted)
-		}
+	if s.rep == nil {
+		return text
 	}
-	return text
+	return s.rep.Replace(text)
 }
