@@ -99,7 +99,11 @@ func (d *ndjson) readLine() (line []byte, tooLong bool, err error) {
 	d.buf = d.buf[:0]
 	for {
 		chunk, err := d.br.ReadSlice('\n')
-		if len(d.buf)+len(chunk) > d.max {
+		n := len(chunk)
+		if err == nil {
+			n-- // the newline ends the line; a line of exactly max bytes is not too long
+		}
+		if len(d.buf)+n > d.max {
 			tooLong = true
 			if room := d.max - len(d.buf); room > 0 {
 				d.buf = append(d.buf, chunk[:room]...)
