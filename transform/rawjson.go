@@ -89,7 +89,7 @@ func skipString(b []byte, i int) int {
 	for j < len(b) {
 		if j+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[j:])
-			m := (x | laneEq(x, '"') | laneEq(x, '\\')) & lanesMSB
+			m := (x | jsonw.LaneEq(x, '"') | jsonw.LaneEq(x, '\\')) & jsonw.LanesMSB
 			if m == 0 {
 				j += 8
 				continue

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"unicode/utf8"
 
+	"github.com/ferry-dev/ferry/internal/jsonw"
 	"github.com/ferry-dev/ferry/schemas"
 )
 
@@ -35,7 +36,7 @@ func appendSCIMUser(dst []byte, u *schemas.User) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendHTMLString(b, s)
+			b = jsonw.AppendHTMLString(b, s)
 		}
 		b = append(b, ']')
 	}
@@ -53,7 +54,7 @@ func appendSCIMUser(dst []byte, u *schemas.User) ([]byte, error) {
 		b = append(b, '}')
 	}
 	b = append(b, `,"userName":`...)
-	b = appendHTMLString(b, u.UserName)
+	b = jsonw.AppendHTMLString(b, u.UserName)
 	if n := u.Name; n != nil {
 		b = append(b, `,"name":`...)
 		start := len(b)
@@ -116,7 +117,7 @@ func appendNextString(b []byte, key, v string) []byte {
 	if v == "" {
 		return b
 	}
-	return appendHTMLString(append(b, key...), v)
+	return jsonw.AppendHTMLString(append(b, key...), v)
 }
 
 // appendMemberString appends an omitempty string member of the object opened at b[start].
@@ -127,7 +128,7 @@ func appendMemberString(b []byte, start int, key, v string) []byte {
 	if len(b) > start+1 {
 		b = append(b, ',')
 	}
-	return appendHTMLString(append(b, key...), v)
+	return jsonw.AppendHTMLString(append(b, key...), v)
 }
 
 // appendMemberBool appends an omitempty bool member (written only when true).
@@ -268,117 +269,13 @@ func appendMemberRaw(b []byte, start int, key string, raw []byte) []byte {
 	return appendCompactHTML(append(b, key...), raw)
 }
 
-// htmlPlain marks the bytes segmentio copies into a string unchanged without looking
-// further: printable ASCII (DEL included) but for the quote, the backslash and <, >, &.
-var htmlPlain = func() (t [256]bool) {
-	for c := 0x20; c <= 0x7f; c++ {
-		t[c] = true
-	}
-	t['"'], t['\\'], t['<'], t['>'], t['&'] = false, false, false, false, false
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendHTMLString appends s as segmentio's encodeString does with EscapeHTML: \b, \f, \n,
-// \r, \t, \" and \\ as two-character escapes, other control characters and <, >, & as
-// \u00XX, U+2028/U+2029 as \u2028/\u2029, each invalid UTF-8 byte as \ufffd, DEL and all
-// other runes as they are. (internal/jsonw.AppendString differs: it writes \b and \f as
-// \u00XX and leaves <, >, & alone.)
-func appendHTMLString(b []byte, s string) []byte {
-	b = append(b, '"')
-	i, j := 0, 0
-	for {
-		if j = plainPrefix(s, j); j >= len(s) {
-			break
-		}
-		c := s[j]
-		if c < utf8.RuneSelf {
-			b = append(b, s[i:j]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default: // other control characters, <, >, &
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			j++
-			i = j
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[j:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[i:j]...)
-			b = append(b, `\ufffd`...)
-			j++
-			i = j
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[i:j]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			j += size
-			i = j
-		default:
-			j += size
-		}
-	}
-	b = append(b, s[i:]...)
-	return append(b, '"')
-}
-
-// SWAR constants: a byte repeated in each of a uint64's eight lanes.
-const (
-	lanesLSB = 0x0101010101010101
-	lanesMSB = 0x8080808080808080
-)
-
-// laneEq sets the top bit of every lane of x equal to c, and spuriously of lanes above a
-// set one (the borrow runs upward) and of lanes >= 0x80: callers OR in x itself, so that
-// lanes >= 0x80 count as found anyway, and read only the lowest set lane, which is exact.
-func laneEq(x uint64, c byte) uint64 {
-	return (x ^ (lanesLSB * uint64(c))) - lanesLSB
-}
-
-// load64 reads s[i:i+8] as a little-endian word (the compiler makes it one load).
-func load64(s string, i int) uint64 {
-	w := s[i : i+8]
-	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-}
-
-// plainPrefix returns the index of the first byte at or after i that is not htmlPlain
-// (len(s) if none), testing eight bytes at a time.
-func plainPrefix(s string, i int) int {
-	for ; i+8 <= len(s); i += 8 {
-		x := load64(s, i)
-		m := (x | (x - lanesLSB*0x20) | laneEq(x, '"') | laneEq(x, '\\') |
-			laneEq(x, '<') | laneEq(x, '>') | laneEq(x, '&')) & lanesMSB
-		if m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for i < len(s) && htmlPlain[s[i]] {
-		i++
-	}
-	return i
-}
-
 // stringSpecial returns the index of the first byte at or after i that can change how a
 // raw value's string content is written: \, ", <, >, & or any byte >= 0x80 (the lead byte
 // of U+2028/U+2029 is among them); len(src) if none.
 func stringSpecial(src []byte, i int) int {
 	for ; i+8 <= len(src); i += 8 {
 		x := binary.LittleEndian.Uint64(src[i:])
-		m := (x | laneEq(x, '\\') | laneEq(x, '"') | laneEq(x, '<') | laneEq(x, '>') | laneEq(x, '&')) & lanesMSB
+		m := (x | jsonw.LaneEq(x, '\\') | jsonw.LaneEq(x, '"') | jsonw.LaneEq(x, '<') | jsonw.LaneEq(x, '>') | jsonw.LaneEq(x, '&')) & jsonw.LanesMSB
 		if m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
@@ -437,13 +334,13 @@ func appendCompactHTML(dst, src []byte) []byte {
 				break inString
 			case '<', '>', '&':
 				dst = append(dst, src[start:i]...)
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+				dst = append(dst, '\\', 'u', '0', '0', jsonw.HexDigits[c>>4], jsonw.HexDigits[c&0xf])
 				i++
 				start = i
 			default:
 				if c == 0xe2 && i+2 < n && src[i+1] == 0x80 && src[i+2]&^1 == 0xa8 {
 					dst = append(dst, src[start:i]...)
-					dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xf])
+					dst = append(dst, '\\', 'u', '2', '0', '2', jsonw.HexDigits[src[i+2]&0xf])
 					i += 3
 					start = i
 				} else {
