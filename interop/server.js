@@ -3,7 +3,8 @@
 // The protocol side (routing, schema validation and coercion, filters, sorting, paging,
 // PATCH, Bulk, error shapes, discovery) is SCIMMY and scimmy-routers, an open-source
 // SCIM 2.0 library this project did not write. This file only supplies what SCIMMY leaves
-// to the application: an in-memory store, userName uniqueness (409) and bearer-token
+// to the application: in-memory stores for Users and Groups, uniqueness (409) of userName
+// and displayName, the enterprise and a custom (acme) User extension, and bearer-token
 // authentication, the way an application embedding SCIMMY would.
 //
 // Usage: node server.js [PORT]      (or PORT=... / SCIM_TOKEN=... in the environment)
@@ -17,51 +18,75 @@ import SCIMMYRouters from "scimmy-routers";
 const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
 const token = process.env.SCIM_TOKEN || "interop-token";
 
-/** @type {Map<string, object>} id -> stored user (as SCIMMY handed it to us) */
-const users = new Map();
-
 const lower = (s) => String(s ?? "").toLowerCase();
 
-function stored(id) {
-    const u = users.get(id);
-    if (!u) throw new SCIMMY.Types.Error(404, null, `Resource ${id} not found`);
-    return u;
+// The custom User extension both interop servers declare (the Go one in interop/elimity),
+// declared the SCIMMY way: one attribute of each shape a schema can give.
+const {Attribute, SchemaDefinition} = SCIMMY.Types;
+const acme = new SchemaDefinition("AcmeUser", "urn:ietf:params:scim:schemas:extension:acme:2.0:User",
+    "Acme's own user attributes", [
+        new Attribute("string", "badge", {caseExact: true}),
+        new Attribute("integer", "level"),
+        new Attribute("boolean", "remote"),
+        new Attribute("string", "skills", {multiValued: true}),
+        new Attribute("complex", "office", {}, [
+            new Attribute("string", "building"),
+            new Attribute("integer", "floor"),
+        ]),
+    ]);
+
+/**
+ * store declares a resource type over an in-memory Map, with `unique` unique
+ * case-insensitively (userName for Users, displayName for Groups: RFC 7643 §4.1.1, §4.2).
+ */
+function store(Resource, unique) {
+    /** @type {Map<string, object>} id -> stored resource (as SCIMMY handed it to us) */
+    const items = new Map();
+    const stored = (id) => {
+        const it = items.get(id);
+        if (!it) throw new SCIMMY.Types.Error(404, null, `Resource ${id} not found`);
+        return it;
+    };
+    return SCIMMY.Resources.declare(Resource)
+        .ingress((resource, instance) => {
+            const data = JSON.parse(JSON.stringify(instance));
+            for (const [id, it] of items) {
+                if (id !== resource.id && lower(it[unique]) === lower(data[unique]))
+                    throw new SCIMMY.Types.Error(409, "uniqueness", `${unique} ${data[unique]} is already in use`);
+            }
+            const now = new Date().toISOString();
+            if (resource.id) {
+                const cur = stored(resource.id);
+                const next = {...data, id: resource.id, meta: {...cur.meta, lastModified: now}};
+                items.set(resource.id, next);
+                return next;
+            }
+            const id = randomUUID();
+            const next = {...data, id, meta: {created: now, lastModified: now}};
+            items.set(id, next);
+            return next;
+        })
+        .egress((resource) => {
+            if (resource.id) return stored(resource.id);
+            const all = [...items.values()];
+            const hits = resource.filter ? resource.filter.match(all) : all;
+            // SCIMMY leaves paging to the application: it truncates to count, but starting at
+            // startIndex and counting totalResults are the store's job.
+            const c = resource.constraints ?? {};
+            const start = Math.max(Number(c.startIndex ?? 1), 1);
+            if (resource.constraints) resource.constraints.totalResults = hits.length;
+            return hits.slice(start - 1);
+        })
+        .degress((resource) => {
+            stored(resource.id);
+            items.delete(resource.id);
+        });
 }
 
-SCIMMY.Resources.declare(SCIMMY.Resources.User)
-    .ingress((resource, instance) => {
-        const data = JSON.parse(JSON.stringify(instance));
-        for (const [id, u] of users) {
-            if (id !== resource.id && lower(u.userName) === lower(data.userName))
-                throw new SCIMMY.Types.Error(409, "uniqueness", `userName ${data.userName} is already in use`);
-        }
-        const now = new Date().toISOString();
-        if (resource.id) {
-            const cur = stored(resource.id);
-            const next = {...data, id: resource.id, meta: {...cur.meta, lastModified: now}};
-            users.set(resource.id, next);
-            return next;
-        }
-        const id = randomUUID();
-        const next = {...data, id, meta: {created: now, lastModified: now}};
-        users.set(id, next);
-        return next;
-    })
-    .egress((resource) => {
-        if (resource.id) return stored(resource.id);
-        const all = [...users.values()];
-        const hits = resource.filter ? resource.filter.match(all) : all;
-        // SCIMMY leaves paging to the application: it truncates to count, but starting at
-        // startIndex and counting totalResults are the store's job.
-        const c = resource.constraints ?? {};
-        const start = Math.max(Number(c.startIndex ?? 1), 1);
-        if (resource.constraints) resource.constraints.totalResults = hits.length;
-        return hits.slice(start - 1);
-    })
-    .degress((resource) => {
-        stored(resource.id);
-        users.delete(resource.id);
-    });
+store(SCIMMY.Resources.User, "userName")
+    .extend(SCIMMY.Schemas.EnterpriseUser, false)
+    .extend(acme, false);
+store(SCIMMY.Resources.Group, "displayName");
 
 SCIMMY.Config.set({
     patch: true,
