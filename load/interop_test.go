@@ -1,75 +1,23 @@
 package load
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/segmentio/encoding/json"
 
 	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/interop/scimmy"
 )
 
-// interopServer starts interop/server.js (SCIMMY, an open-source SCIM 2.0 library this
-// project did not write, over an in-memory store) on a loopback port and returns its base
-// URL. Outside CI the test is skipped when node or the package's modules are missing; in
-// CI it must run.
+// interopServer starts interop/server.js (SCIMMY); see package interop/scimmy.
 func interopServer(t *testing.T, extraEnv ...string) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "interop"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, nodeErr := exec.LookPath("node")
-	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "scimmy"))
-	if nodeErr != nil || modErr != nil {
-		if os.Getenv("CI") != "true" {
-			t.Skipf("interop SCIM server unavailable (node: %v, modules: %v); run npm ci in interop/", nodeErr, modErr)
-		}
-		t.Fatalf("interop SCIM server unavailable in CI (node: %v, modules: %v)", nodeErr, modErr)
-	}
-	cmd := exec.Command(node, filepath.Join(dir, "server.js"), "0")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), append([]string{"SCIM_TOKEN=interop-token"}, extraEnv...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				ready <- u
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case u := <-ready:
-		return u
-	case <-time.After(30 * time.Second):
-		t.Fatal("interop SCIM server did not print READY within 30 s")
-	}
-	return ""
+	return scimmy.Start(t, "interop-token", extraEnv...)
 }
 
 // listAll reads every user back with plain GET /Users paging.
