@@ -42,43 +42,70 @@ const acme = new SchemaDefinition("AcmeUser", "urn:ietf:params:scim:schemas:exte
 function store(Resource, unique) {
     /** @type {Map<string, object>} id -> stored resource (as SCIMMY handed it to us) */
     const items = new Map();
+    /** @type {Map<string, string>} lower(unique) -> id: the index a directory keeps */
+    const byKey = new Map();
     const stored = (id) => {
         const it = items.get(id);
         if (!it) throw new SCIMMY.Types.Error(404, null, `Resource ${id} not found`);
         return it;
     };
+    // candidates narrows a list to the resources a filter can match, when every branch of
+    // it is `unique eq "x"` (the lookup provisioning clients send before creating, alone or
+    // or-ed): a real store answers that from its index, not by scanning every resource.
+    // SCIMMY's own matcher still decides which candidates match.
+    const candidates = (filter) => {
+        const names = [];
+        for (const branch of filter) {
+            const [[attr, expr], ...more] = Object.entries(branch);
+            if (more.length || lower(attr) !== lower(unique) || !Array.isArray(expr) || expr[0] !== "eq") return null;
+            names.push(lower(expr[1]));
+        }
+        return [...new Set(names)].map((n) => items.get(byKey.get(n))).filter(Boolean);
+    };
     return SCIMMY.Resources.declare(Resource)
         .ingress((resource, instance) => {
             const data = JSON.parse(JSON.stringify(instance));
-            for (const [id, it] of items) {
-                if (id !== resource.id && lower(it[unique]) === lower(data[unique]))
-                    throw new SCIMMY.Types.Error(409, "uniqueness", `${unique} ${data[unique]} is already in use`);
-            }
+            const k = lower(data[unique]);
+            const holder = byKey.get(k);
+            if (holder !== undefined && holder !== resource.id)
+                throw new SCIMMY.Types.Error(409, "uniqueness", `${unique} ${data[unique]} is already in use`);
             const now = new Date().toISOString();
             if (resource.id) {
                 const cur = stored(resource.id);
                 const next = {...data, id: resource.id, meta: {...cur.meta, lastModified: now}};
+                byKey.delete(lower(cur[unique]));
+                byKey.set(k, resource.id);
                 items.set(resource.id, next);
                 return next;
             }
             const id = randomUUID();
             const next = {...data, id, meta: {created: now, lastModified: now}};
+            byKey.set(k, id);
             items.set(id, next);
             return next;
         })
         .egress((resource) => {
             if (resource.id) return stored(resource.id);
-            const all = [...items.values()];
+            const all = (resource.filter && candidates(resource.filter)) || [...items.values()];
             const hits = resource.filter ? resource.filter.match(all) : all;
-            // SCIMMY leaves paging to the application: it truncates to count, but starting at
-            // startIndex and counting totalResults are the store's job.
+            // SCIMMY leaves paging to the application: it coerces every resource egress
+            // returns, then drops those before startIndex unless the list already ends at
+            // totalResults, then truncates to count; startIndex and totalResults are the
+            // store's job. Returning the whole remainder would make SCIMMY coerce it on every
+            // page (quadratic over a listing), so answer just the page where SCIMMY's offset
+            // rule then leaves it alone: on the first page, or when startIndex is past count.
+            // Sorting (SCIMMY sorts what it is given) and other offsets get the remainder.
             const c = resource.constraints ?? {};
             const start = Math.max(Number(c.startIndex ?? 1), 1);
+            const count = Math.max(Number(c.count ?? 20), 0);
             if (resource.constraints) resource.constraints.totalResults = hits.length;
+            if (c.sortBy === undefined && (start === 1 || start > count))
+                return hits.slice(start - 1, start - 1 + count);
             return hits.slice(start - 1);
         })
         .degress((resource) => {
-            stored(resource.id);
+            const cur = stored(resource.id);
+            byKey.delete(lower(cur[unique]));
             items.delete(resource.id);
         });
 }

@@ -1,0 +1,179 @@
+// Package interop proves ferry against SCIM 2.0 servers this project did not write:
+// SCIMMY (interop/server.js, an npm package) and one assembled on the Go library
+// github.com/elimity-com/scim (interop/elimity). Each is loaded over plain HTTP with the
+// same generated directory (2,000 users carrying the enterprise and a custom acme
+// extension, multi-valued attributes and non-ASCII names, and 50 groups); the servers are
+// first held to what was sent and to the protocol features the tests rely on; then ferry,
+// as its binary, migrates each into the other, directly and through a backup file, and the
+// two sides are compared user by user and group by group, equal apart from
+// server-assigned id and meta. A re-run with --upsert must change and duplicate nothing.
+package interop
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/test/internal/ferrytest"
+)
+
+var bin string
+
+func TestMain(m *testing.M) { ferrytest.Main(m, &bin) }
+
+const (
+	token  = "interop-token"
+	nUsers = 2000
+	nGroup = 50
+)
+
+// missing names the ferry features these tests need that have not landed yet, with what
+// ferry does without them; a test that needs one is skipped, naming it. Delete an entry
+// when its feature lands. INTEROP_UNSKIP=1 runs the gated tests anyway, to watch them
+// fail for the reason given.
+var missing = map[string]string{
+	"extensions": "custom User extensions in ferry's SCIM source and sink (issue 12, branch i12-ext): " +
+		`without it ferry rejects every user: "schemas[2]: urn:...:acme:2.0:User is not a known User schema"`,
+	"groups": "SCIM Groups export and import in ferry (issue 12, branch i12-groups): " +
+		"without it ferry copies no group and no membership",
+}
+
+func needs(t *testing.T, features ...string) {
+	t.Helper()
+	for _, f := range features {
+		if why, ok := missing[f]; ok && os.Getenv("INTEROP_UNSKIP") == "" {
+			t.Skip("needs " + why)
+		}
+	}
+}
+
+// summary is ferry migrate --json's summary object (the keys the CLI contract fixes).
+type summary struct {
+	Read     int `json:"read"`
+	Written  int `json:"written"`
+	Rejected int `json:"rejected"`
+	Skipped  int `json:"skipped"`
+}
+
+// ferry runs `ferry migrate --from src --to dst` with extra flags and returns its summary;
+// a non-zero exit fails the test with the rejects.
+func ferry(t *testing.T, src, dst string, extra ...string) summary {
+	t.Helper()
+	rejects := filepath.Join(t.TempDir(), "rejects.ndjson")
+	args := append([]string{"migrate", "--from", src, "--to", dst, "--no-progress", "--json", "--rejects", rejects}, extra...)
+	res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Args: args, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: 3 * time.Minute})
+	var sum summary
+	if err := json.Unmarshal([]byte(strings.TrimSpace(res.Stdout)), &sum); err != nil && res.Code == 0 {
+		t.Fatalf("ferry %s: summary is not JSON (%v): %s", strings.Join(args, " "), err, res.Stdout)
+	}
+	if res.Code != 0 {
+		rj, _ := os.ReadFile(rejects)
+		t.Fatalf("ferry %s: exit %d %+v\nstderr:\n%s\nrejects:\n%s", strings.Join(args, " "), res.Code, sum,
+			ferrytest.Tail(res.Stderr, 3000), ferrytest.Tail(string(rj), 1500))
+	}
+	if sum.Read != sum.Written+sum.Rejected+sum.Skipped {
+		t.Errorf("ferry %s: read %d != written %d + rejected %d + skipped %d", strings.Join(args, " "), sum.Read, sum.Written, sum.Rejected, sum.Skipped)
+	}
+	return sum
+}
+
+func TestInterop(t *testing.T) {
+	users, groups := genUsers(nUsers), genGroups(nGroup, nUsers)
+	want := expected(users, groups)
+	kinds := []string{"scimmy", "elimity"}
+	// The servers live for the whole test (started here, not in a subtest); they are
+	// seeded side by side, one core each.
+	sources := map[string]server{}
+	for _, kind := range kinds {
+		sources[kind] = start(t, kind)
+	}
+	ids := map[string]map[string]string{}
+	snaps := map[string]snapshot{}
+	var mu sync.Mutex
+	t.Run("seed", func(t *testing.T) {
+		for _, kind := range kinds {
+			t.Run(kind, func(t *testing.T) {
+				t.Parallel()
+				s := sources[kind]
+				idOf := seed(t, s, users, groups)
+				snap := s.snapshot(t)
+				mu.Lock()
+				ids[kind], snaps[kind] = idOf, snap
+				mu.Unlock()
+			})
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	for _, kind := range kinds {
+		s := sources[kind]
+		t.Run("server "+kind, func(t *testing.T) {
+			// The seeded server holds what was sent: otherwise an equal copy proves nothing.
+			t.Run("holds what was sent", func(t *testing.T) {
+				compareUsers(t, "seeded "+kind, want, snaps[kind])
+				compareGroups(t, "seeded "+kind, want, snaps[kind])
+			})
+			t.Run("discovery", func(t *testing.T) { checkDiscovery(t, s) })
+			t.Run("filter userName eq", func(t *testing.T) { checkFilter(t, s, ids[kind]) })
+			t.Run("paging", func(t *testing.T) { checkPaging(t, s, snaps[kind].list) })
+			t.Run("group PATCH members", func(t *testing.T) { checkGroupPatch(t, s, ids[kind]) })
+		})
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	for _, dir := range [][2]string{{"scimmy", "elimity"}, {"elimity", "scimmy"}} {
+		from, to := dir[0], dir[1]
+		src, srcSnap := sources[from], snaps[from]
+		t.Run(from+" to "+to, func(t *testing.T) {
+			needs(t, "extensions")
+			dst := start(t, to)
+			sum := ferry(t, src.endpoint(), dst.endpoint(), "--create-missing-roles")
+			if sum.Read != nUsers || sum.Written != nUsers {
+				t.Errorf("migrate: %+v, want %d read and written", sum, nUsers)
+			}
+			compareDirectory(t, from+" -> "+to, srcSnap, dst.snapshot(t))
+			t.Run("upsert re-run", func(t *testing.T) {
+				// Every user is already there and equal: a re-run writes nothing and
+				// duplicates nothing (the snapshot fails on a userName or group held twice).
+				sum := ferry(t, src.endpoint(), dst.endpoint(), "--create-missing-roles", "--upsert")
+				if sum.Read != nUsers || sum.Skipped != nUsers || sum.Written != 0 || sum.Rejected != 0 {
+					t.Errorf("upsert re-run: %+v, want %d read and skipped as unchanged", sum, nUsers)
+				}
+				again := dst.snapshot(t)
+				if len(again.list) != nUsers {
+					t.Errorf("after the re-run %s holds %d users, want %d", to, len(again.list), nUsers)
+				}
+				compareDirectory(t, from+" -> "+to+" after --upsert", srcSnap, again)
+			})
+		})
+		t.Run(from+" to backup to "+to, func(t *testing.T) {
+			needs(t, "extensions")
+			file := filepath.Join(t.TempDir(), "backup.ndjson")
+			if sum := ferry(t, src.endpoint(), file); sum.Written != nUsers {
+				t.Errorf("backup: %+v, want %d written", sum, nUsers)
+			}
+			dst := start(t, to)
+			if sum := ferry(t, file, dst.endpoint(), "--create-missing-roles"); sum.Written != nUsers {
+				t.Errorf("restore: %+v, want %d written", sum, nUsers)
+			}
+			compareDirectory(t, from+" -> backup -> "+to, srcSnap, dst.snapshot(t))
+		})
+	}
+}
+
+// compareDirectory compares the users, and in a subtest gated on ferry's group support,
+// the groups and their members.
+func compareDirectory(t *testing.T, what string, want, got snapshot) {
+	t.Helper()
+	compareUsers(t, what, want, got)
+	t.Run("groups", func(t *testing.T) {
+		needs(t, "groups")
+		compareGroups(t, what, want, got)
+	})
+}

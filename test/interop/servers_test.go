@@ -1,0 +1,161 @@
+package interop
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/interop/elimity"
+	"github.com/ferry-dev/ferry/interop/scimmy"
+	"github.com/ferry-dev/ferry/test/internal/ferrytest"
+)
+
+// server is one running SCIM service provider.
+type server struct {
+	kind string // "scimmy" or "elimity"
+	base string // http://127.0.0.1:PORT/scim/v2
+}
+
+// endpoint is the SRC/DST string that reaches the server.
+func (s server) endpoint() string {
+	u, _ := url.Parse(s.base)
+	return "scim+http://" + u.Host + u.Path
+}
+
+func start(t *testing.T, kind string) server {
+	t.Helper()
+	switch kind {
+	case "scimmy":
+		return server{kind, scimmy.Start(t, token)}
+	case "elimity":
+		h, err := elimity.Handler(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return server{kind, ferrytest.Serve(t, h) + "/scim/v2"}
+	}
+	t.Fatalf("unknown server kind %q", kind)
+	return server{}
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// call sends one SCIM request and decodes the answer into out (when not nil). A status
+// of 300 or more is an error carrying the body.
+func (s server) call(method, path string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.base+"/"+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s %s: %d %s", s.kind, method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s %s: %v", s.kind, method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// listPage is a ListResponse.
+type listPage struct {
+	TotalResults int              `json:"totalResults"`
+	StartIndex   int              `json:"startIndex"`
+	ItemsPerPage int              `json:"itemsPerPage"`
+	Resources    []map[string]any `json:"Resources"`
+}
+
+func (s server) page(t *testing.T, endpoint string, q url.Values) listPage {
+	t.Helper()
+	var p listPage
+	if _, err := s.call(http.MethodGet, endpoint+"?"+q.Encode(), nil, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// list reads every resource of an endpoint with startIndex/count paging.
+func (s server) list(t *testing.T, endpoint string) []map[string]any {
+	t.Helper()
+	var all []map[string]any
+	for start := 1; ; {
+		p := s.page(t, endpoint, url.Values{"startIndex": {strconv.Itoa(start)}, "count": {"100"}})
+		all = append(all, p.Resources...)
+		start += len(p.Resources)
+		if len(p.Resources) == 0 || start > p.TotalResults {
+			return all
+		}
+	}
+}
+
+// seed loads users and groups over plain HTTP, as another provisioning client would, and
+// returns the users' ids by userName.
+func seed(t *testing.T, s server, users []map[string]any, groups []group) map[string]string {
+	t.Helper()
+	ids := make([]string, len(users))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(users))
+	next := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				var created struct {
+					ID string `json:"id"`
+				}
+				if _, err := s.call(http.MethodPost, "Users", users[i], &created); err != nil {
+					errs <- err
+					continue
+				}
+				ids[i] = created.ID
+			}
+		})
+	}
+	for i := range users {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("seed %s: %v", s.kind, err)
+	}
+	idOf := map[string]string{}
+	for i, u := range users {
+		idOf[u["userName"].(string)] = ids[i]
+	}
+	for _, g := range groups {
+		members := []any{}
+		for _, m := range g.members {
+			members = append(members, map[string]any{"value": idOf[m]})
+		}
+		body := map[string]any{"schemas": []any{coreGroupURN}, "displayName": g.name, "members": members}
+		if _, err := s.call(http.MethodPost, "Groups", body, nil); err != nil {
+			t.Fatalf("seed %s: %v", s.kind, err)
+		}
+	}
+	return idOf
+}
