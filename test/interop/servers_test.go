@@ -23,11 +23,16 @@ type server struct {
 	base string // http://127.0.0.1:PORT/scim/v2
 }
 
-// endpoint is the SRC/DST string that reaches the server.
+// endpoint is the SRC string that reaches the server.
 func (s server) endpoint() string {
 	u, _ := url.Parse(s.base)
 	return "scim+http://" + u.Host + u.Path
 }
+
+// target is the DST string: as a target ferry paces itself to 50 requests/s unless told
+// otherwise (rps=), and these servers are ours, on loopback; a server without /Bulk
+// (elimity) takes one POST per user.
+func (s server) target() string { return s.endpoint() + "?rps=2000" }
 
 func start(t *testing.T, kind string) server {
 	t.Helper()
@@ -113,9 +118,9 @@ func (s server) list(t *testing.T, endpoint string) []map[string]any {
 }
 
 // seed loads users and groups over plain HTTP, as another provisioning client would, and
-// returns the users' ids by userName.
-func seed(t *testing.T, s server, users []map[string]any, groups []group) map[string]string {
-	t.Helper()
+// returns the users' ids by userName. It reports rather than fails so that both servers
+// can be seeded at once.
+func seed(s server, users []map[string]any, groups []group) (map[string]string, error) {
 	ids := make([]string, len(users))
 	var wg sync.WaitGroup
 	errs := make(chan error, len(users))
@@ -140,8 +145,8 @@ func seed(t *testing.T, s server, users []map[string]any, groups []group) map[st
 	close(next)
 	wg.Wait()
 	close(errs)
-	for err := range errs {
-		t.Fatalf("seed %s: %v", s.kind, err)
+	if err := <-errs; err != nil {
+		return nil, fmt.Errorf("seed %s: %w", s.kind, err)
 	}
 	idOf := map[string]string{}
 	for i, u := range users {
@@ -154,8 +159,8 @@ func seed(t *testing.T, s server, users []map[string]any, groups []group) map[st
 		}
 		body := map[string]any{"schemas": []any{coreGroupURN}, "displayName": g.name, "members": members}
 		if _, err := s.call(http.MethodPost, "Groups", body, nil); err != nil {
-			t.Fatalf("seed %s: %v", s.kind, err)
+			return nil, fmt.Errorf("seed %s: %w", s.kind, err)
 		}
 	}
-	return idOf
+	return idOf, nil
 }
