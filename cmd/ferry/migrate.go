@@ -123,8 +123,14 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	if err != nil {
 		return s, err
 	}
-	if err := preflight(ctx, e, src, dst, plan, f.policy.createRoles, f.dryRun); err != nil {
+	catChanges, err := preflight(ctx, e, src, dst, plan, f.policy.createRoles, f.dryRun)
+	if err != nil {
 		return s, err
+	}
+	if !f.dryRun {
+		if err := keepCatalog(ctx, e, src, dst); err != nil {
+			return s, err
+		}
 	}
 	cfg := pipeline.Config{
 		Source: src, Sink: dst, Decoder: dec, Encoder: enc, Policies: policies,
@@ -173,6 +179,14 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 		}
 		defer w.Close()
 		*l.dst = pipeline.NewLog(w)
+	}
+	if cfg.Changes != nil && resumed == nil {
+		// The catalog's spelling changes come first, once: a resumed run logged them before.
+		for i := range catChanges {
+			if err := cfg.Changes.Change(&catChanges[i]); err != nil {
+				return s, fmt.Errorf("--changes %s: %w", f.changes, err)
+			}
+		}
 	}
 	if resumed != nil && cfg.Rejects != nil {
 		// Records replayed after the checkpoint may have been rejected before the crash.

@@ -170,6 +170,20 @@ type RoleReader interface {
 	Roles(ctx context.Context) (*Catalog, error)
 }
 
+// RoleScanner is a Source that can list the role names its users reference by a first
+// pass over its records, before the run reads them again: a file, which can be read twice.
+// It returns ErrOnePass when it cannot (stdin).
+type RoleScanner interface {
+	ReferencedRoles(ctx context.Context, decode func([]byte) ([]string, error)) ([]string, error)
+}
+
+// CatalogKeeper is a Sink that stores the source's catalog beside the users, so a restore
+// can recreate roles, scopes and memberships (a backup file). It is given the catalog
+// before the first Write; a keeper that cannot store it (stdout) says so in the error.
+type CatalogKeeper interface {
+	KeepCatalog(*Catalog) error
+}
+
 // RoleWriter creates missing scopes and roles in a target, scopes first.
 type RoleWriter interface {
 	CreateRoles(ctx context.Context, missing *Catalog) error
@@ -229,4 +243,10 @@ var (
 	ErrUsage = errors.New("usage")
 	// ErrAborted marks a run stopped before completion (exit 3).
 	ErrAborted = errors.New("aborted")
+	// ErrNoCatalog is what a RoleReader answers when it has no catalog to give after all (a
+	// backup written before backups carried one): the caller falls back to the roles the
+	// users reference.
+	ErrNoCatalog = errors.New("no roles catalog")
+	// ErrOnePass is what a RoleScanner answers when its records can be read only once.
+	ErrOnePass = errors.New("the source can be read only once")
 )
