@@ -102,6 +102,24 @@ func TestBackupRestoresWholeTenant(t *testing.T) {
 		t.Fatalf("verify: exit %d %s %s", code, out, errs)
 	}
 
+	t.Run("roles", func(t *testing.T) {
+		dst := startSandbox(t, sandbox.Spec{Provider: "auth0", Seed: 4, Empty: true})
+		getenv := getenvOf(nil, dst)
+		code, out, errs := ferry(t, getenv, "roles", "diff", "--from", bk, "--to", dst.Endpoint)
+		if code != exitAborted || !strings.Contains(out, "missing role") {
+			t.Fatalf("roles diff from a backup: exit %d %s %s", code, out, errs)
+		}
+		if code, out, errs := ferry(t, getenv, "roles", "copy", "--from", bk, "--to", dst.Endpoint); code != exitOK || !strings.Contains(out, "created:") {
+			t.Fatalf("roles copy: exit %d %s %s", code, out, errs)
+		}
+		if code, out, _ := ferry(t, getenv, "roles", "diff", "--from", bk, "--to", dst.Endpoint); code != exitOK || out != "nothing missing\n" {
+			t.Errorf("after copy: exit %d %q", code, out)
+		}
+		if d := compareCatalogs(srcCat, catalogOf(t, dst.Endpoint, getenv)); len(d) > 0 {
+			t.Errorf("copied catalog differs: %v", d)
+		}
+	})
+
 	rejectedAuth0 := -1
 	t.Run("auth0", func(t *testing.T) {
 		dst := startSandbox(t, sandbox.Spec{Provider: "auth0", Seed: 3, Empty: true})
@@ -201,6 +219,18 @@ func TestBackupRestoresWholeTenant(t *testing.T) {
 		}
 	})
 
+	t.Run("plain-file", func(t *testing.T) {
+		// No manifest at all: the roles its users reference, found in a first pass.
+		plain := filepath.Join(dir, "plain.ndjson.gz")
+		data, _ := os.ReadFile(bk)
+		os.WriteFile(plain, data, 0o600)
+		dst := startSandbox(t, sandbox.Spec{Provider: "auth0", Seed: 5, Empty: true})
+		code, _, errs := ferry(t, getenvOf(nil, dst), "migrate", "--from", plain, "--to", dst.Endpoint, "--no-progress")
+		if code != exitAborted || !strings.Contains(errs, "not a ferry backup") || !strings.Contains(errs, "missing role") || strings.Contains(errs, "roles not checked") {
+			t.Errorf("plain file: exit %d %s", code, errs)
+		}
+	})
+
 	t.Run("old-format", func(t *testing.T) {
 		// A backup written before backups carried a catalog: the same users, a manifest
 		// without the entry, no catalog file.
@@ -278,5 +308,40 @@ func TestStdinNeedsPlan(t *testing.T) {
 	}
 	if strings.Contains(errs, "pass --plan") || strings.Contains(errs, "roles not checked") {
 		t.Errorf("--plan given, yet advised again: %s", errs)
+	}
+}
+
+// TestCompareRestore: the rehearsal's comparison finds each kind of difference.
+func TestCompareRestore(t *testing.T) {
+	p := func(r, s string) core.Permission { return core.Permission{Resource: r, Scope: s} }
+	want := &core.Catalog{Roles: []core.Role{{Name: "admin", Description: "d", Permissions: []core.Permission{p("api", "read"), p("api", "write")}}, {Name: "viewer"}},
+		Scopes: []core.Permission{p("api", "read"), p("api", "write"), p("api", "unused")}}
+	same := &core.Catalog{Roles: []core.Role{{Name: "viewer"}, {Name: "admin", Description: "d", Permissions: []core.Permission{p("api", "write"), p("api", "read")}}},
+		Scopes: []core.Permission{p("api", "unused"), p("api", "read"), p("api", "write")}}
+	if d := compareCatalogs(want, same); len(d) != 0 {
+		t.Errorf("equal catalogs in another order differ: %v", d)
+	}
+	for name, tc := range map[string]struct {
+		got  *core.Catalog
+		want string
+	}{
+		"role missing": {&core.Catalog{Roles: same.Roles[1:], Scopes: same.Scopes}, `role "viewer": not restored`},
+		"extra role":   {&core.Catalog{Roles: append(slices.Clone(same.Roles), core.Role{Name: "x"}), Scopes: same.Scopes}, `role "x": in the restored tenant`},
+		"permission":   {&core.Catalog{Roles: []core.Role{{Name: "viewer"}, {Name: "admin", Description: "d", Permissions: []core.Permission{p("api", "read")}}}, Scopes: same.Scopes}, `role "admin": permissions`},
+		"description":  {&core.Catalog{Roles: []core.Role{{Name: "viewer"}, {Name: "admin", Permissions: same.Roles[1].Permissions}}, Scopes: same.Scopes}, `description "d"`},
+		"scope":        {&core.Catalog{Roles: same.Roles, Scopes: same.Scopes[1:]}, "scope api unused: not restored"},
+	} {
+		d := compareCatalogs(want, tc.got)
+		if len(d) != 1 || !strings.Contains(d[0], tc.want) {
+			t.Errorf("%s: %v, want one difference with %q", name, d, tc.want)
+		}
+	}
+	users := map[string][]string{"a@x": {"admin"}, "b@x": nil}
+	if d := compareUsers(users, map[string][]string{"a@x": {"admin"}, "b@x": nil}); len(d) != 0 {
+		t.Errorf("equal users differ: %v", d)
+	}
+	d := compareUsers(users, map[string][]string{"a@x": {"viewer"}, "c@x": nil})
+	if len(d) != 3 || !strings.Contains(d[0], "a@x: roles [admin]") || !strings.Contains(d[1], "b@x: not restored") || !strings.Contains(d[2], "c@x: in the restored tenant") {
+		t.Errorf("differences: %v", d)
 	}
 }
