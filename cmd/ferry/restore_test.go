@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
 	"github.com/ferry-dev/ferry/extract"
 	"github.com/ferry-dev/ferry/internal/backup"
 	"github.com/ferry-dev/ferry/internal/core"
@@ -343,5 +345,69 @@ func TestCompareRestore(t *testing.T) {
 	d := compareUsers(users, map[string][]string{"a@x": {"viewer"}, "c@x": nil})
 	if len(d) != 3 || !strings.Contains(d[0], "a@x: roles [admin]") || !strings.Contains(d[1], "b@x: not restored") || !strings.Contains(d[2], "c@x: in the restored tenant") {
 		t.Errorf("differences: %v", d)
+	}
+}
+
+// TestExportFileFirstPass: an App ID export (an envelope, no manifest) answers the
+// preflight from the roles its users reference.
+func TestExportFileFirstPass(t *testing.T) {
+	dir := t.TempDir()
+	var users []string
+	for _, f := range []string{"facebook.json", "google-no-roles.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "mappings", "appid", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, strings.TrimSpace(string(b)))
+	}
+	export := filepath.Join(dir, "export.json")
+	os.WriteFile(export, []byte(`{"itemsPerPage":2,"totalResults":2,"users":[`+strings.Join(users, ",")+`]}`), 0o600)
+	dst := startSandbox(t, sandbox.Spec{Provider: "appid", Seed: 1, Empty: true})
+	getenv := getenvOf(nil, dst)
+	code, out, errs := ferry(t, getenv, "roles", "diff", "--from", export, "--from-format", "appid", "--to", dst.Endpoint)
+	if code != exitAborted || !strings.Contains(out, `missing role "adult"`) || !strings.Contains(out, `missing role "child"`) {
+		t.Errorf("roles diff from an export: exit %d %s %s", code, out, errs)
+	}
+	code, _, errs = ferry(t, getenv, "roles", "diff", "--from", "-", "--from-format", "appid", "--to", dst.Endpoint)
+	if code != exitUsage || !strings.Contains(errs, "read only once") {
+		t.Errorf("roles diff from stdin: exit %d %s", code, errs)
+	}
+}
+
+// TestEncryptedBackupCatalog: an encrypted backup's catalog is encrypted to the same
+// recipients, checked by verify, and read back with FERRY_AGE_IDENTITY_FILE.
+func TestEncryptedBackupCatalog(t *testing.T) {
+	dir := t.TempDir()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idFile := filepath.Join(dir, "key.txt")
+	os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600)
+	src := startSandbox(t, sandbox.Spec{Provider: "auth0", Users: 30, Seed: 1})
+	dst := startSandbox(t, sandbox.Spec{Provider: "auth0", Seed: 3, Empty: true})
+	bk := filepath.Join(dir, "b.ndjson.gz.age")
+	if code, _, errs := ferry(t, getenvOf(nil, src), "migrate", "--from", src.Endpoint, "--to", bk, "--encrypt-to", id.Recipient().String(), "--no-progress"); code != exitOK {
+		t.Fatalf("backup: exit %d %s", code, errs)
+	}
+	raw, err := os.ReadFile(backup.CatalogPath(bk, true))
+	if err != nil || !bytes.HasPrefix(raw, []byte("age-encryption.org/v1")) {
+		t.Fatalf("catalog not encrypted: %.40q %v", raw, err)
+	}
+	if code, out, _ := ferry(t, nil, "verify", bk); code != exitOK || !strings.Contains(out, "catalog checksum OK") {
+		t.Errorf("verify without key: exit %d %s", code, out)
+	}
+	withKey := getenvOf(map[string]string{backup.IdentityEnv: idFile}, dst)
+	if code, out, _ := ferry(t, withKey, "verify", bk); code != exitOK || !strings.Contains(out, "catalog OK") {
+		t.Errorf("verify with key: exit %d %s", code, out)
+	}
+	if code, _, errs := ferry(t, getenvOf(nil, dst), "roles", "diff", "--from", bk, "--to", dst.Endpoint); code == exitOK || !strings.Contains(errs, backup.IdentityEnv) {
+		t.Errorf("roles from an encrypted backup without key: exit %d %s", code, errs)
+	}
+	if code, out, errs := ferry(t, withKey, "roles", "copy", "--from", bk, "--to", dst.Endpoint); code != exitOK || !strings.Contains(out, "created:") {
+		t.Errorf("roles copy with key: exit %d %s %s", code, out, errs)
+	}
+	if d := compareCatalogs(catalogOf(t, src.Endpoint, getenvOf(nil, src)), catalogOf(t, dst.Endpoint, withKey)); len(d) > 0 {
+		t.Errorf("copied catalog differs: %v", d)
 	}
 }

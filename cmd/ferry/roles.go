@@ -18,11 +18,13 @@ func init() {
 }
 
 const rolesExamples = `  ferry roles diff --from auth0://prod.eu.auth0.com --to auth0://standby.eu.auth0.com
-  ferry roles copy --from auth0://prod.eu.auth0.com --to appid://eu-gb/TENANT_ID`
+  ferry roles copy --from auth0://prod.eu.auth0.com --to appid://eu-gb/TENANT_ID
+  ferry roles copy --from backup-2026-11-22.ndjson.gz --to auth0://standby.eu.auth0.com`
 
 func cmdRoles(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "roles", "ferry roles diff|copy --from SRC --to DST [--json]", rolesExamples)
-	from := fs.String("from", "", "source tenant")
+	from := fs.String("from", "", "source: a tenant, a backup (its catalog), or an export file (the roles its users reference)")
+	fromFormat := fs.String("from-format", "", "record format of a source file: scim (default, or the backup's), auth0, auth0-import, appid, appid-cd, oidc")
 	to := fs.String("to", "", "target tenant")
 	asJSON := fs.Bool("json", false, "print the difference as JSON")
 	pos, code, ok := parse(e, fs, args)
@@ -34,7 +36,7 @@ func cmdRoles(ctx context.Context, e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	src, err := extract.Open(ctx, *from, core.Options{Getenv: e.getenv})
+	src, err := extract.Open(ctx, *from, core.Options{Format: *fromFormat, Getenv: e.getenv})
 	if err != nil {
 		return fail(e, "roles", err)
 	}
