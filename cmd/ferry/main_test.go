@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"filippo.io/age"
 	"github.com/ferry-dev/ferry/internal/backup"
 	"github.com/ferry-dev/ferry/internal/checkpoint"
 	"github.com/ferry-dev/ferry/internal/endpoint"
@@ -202,12 +201,7 @@ func TestFiftyMegabyteLine(t *testing.T) {
 
 func TestEncryptedBackupRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idFile := filepath.Join(dir, "key.txt")
-	os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600)
+	id, idFile := ageKey(t, dir)
 	withKey := func(k string) string {
 		if k == backup.IdentityEnv {
 			return idFile

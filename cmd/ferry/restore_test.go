@@ -378,12 +378,7 @@ func TestExportFileFirstPass(t *testing.T) {
 // recipients, checked by verify, and read back with FERRY_AGE_IDENTITY_FILE.
 func TestEncryptedBackupCatalog(t *testing.T) {
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idFile := filepath.Join(dir, "key.txt")
-	os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600)
+	id, idFile := ageKey(t, dir)
 	src := startSandbox(t, sandbox.Spec{Provider: "auth0", Users: 30, Seed: 1})
 	dst := startSandbox(t, sandbox.Spec{Provider: "auth0", Seed: 3, Empty: true})
 	bk := filepath.Join(dir, "b.ndjson.gz.age")
@@ -410,4 +405,18 @@ func TestEncryptedBackupCatalog(t *testing.T) {
 	if d := compareCatalogs(catalogOf(t, src.Endpoint, getenvOf(nil, src)), catalogOf(t, dst.Endpoint, withKey)); len(d) > 0 {
 		t.Errorf("copied catalog differs: %v", d)
 	}
+}
+
+// ageKey makes an age identity and the identity file FERRY_AGE_IDENTITY_FILE names.
+func ageKey(t *testing.T, dir string) (*age.X25519Identity, string) {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idFile := filepath.Join(dir, "key.txt")
+	if err := os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return id, idFile
 }
