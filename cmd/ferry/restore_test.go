@@ -300,6 +300,9 @@ func TestStdinNeedsPlan(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errs, "--plan") || !strings.Contains(errs, "read only once") {
 		t.Fatalf("stdin without --plan: exit %d %s", code, errs)
 	}
+	if code, errs := stdinRun("--dry-run"); code != exitOK || !strings.Contains(errs, "dry run: roles not checked") {
+		t.Errorf("stdin dry run: exit %d %s", code, errs)
+	}
 	plan := filepath.Join(dir, "plan.json")
 	if code, _, errs := ferry(t, nil, "plan", "--from", in, "--out", plan, "--no-progress"); code != exitOK {
 		t.Fatalf("plan: exit %d %s", code, errs)

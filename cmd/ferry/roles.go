@@ -128,7 +128,7 @@ func sourceNeeds(ctx context.Context, e *env, src core.Source, target core.RoleR
 			return userRoles(u), nil
 		})
 		if errors.Is(err, core.ErrOnePass) {
-			return nil, nil, fmt.Errorf("roles not checked: %v, so the roles its users reference cannot be listed before they are written: save it to a file, or run ferry plan on a copy with --out plan.json and pass --plan plan.json: %w", err, core.ErrUsage)
+			return nil, nil, fmt.Errorf("roles not checked: %w, so the roles its users reference cannot be listed before they are written: save it to a file, or run ferry plan on a copy with --out plan.json and pass --plan plan.json: %w", err, core.ErrUsage)
 		}
 		if err != nil {
 			return nil, nil, err
@@ -217,6 +217,11 @@ func preflight(ctx context.Context, e *env, src core.Source, dst core.Sink, plan
 		return nil, nil
 	}
 	need, changes, err := sourceNeeds(ctx, e, src, target, plan)
+	if dryRun && errors.Is(err, core.ErrOnePass) {
+		// A dry run writes nothing: it says what the real run will refuse, and goes on.
+		fmt.Fprintf(e.stderr, "ferry: dry run: %v\n", err)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
