@@ -174,10 +174,16 @@ func TestCatalogEncrypted(t *testing.T) {
 	}
 }
 
-// TestNoCatalog: a backup of the older format (no catalog) verifies and says so.
+// TestNoCatalog: a backup of the older format (no catalog) verifies and says so; a
+// catalog an earlier backup left under the same name is removed, not passed off as this
+// backup's.
 func TestNoCatalog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "b.ndjson")
+	writeWithCatalog(t, path, testCatalog())
 	writeFile(t, path, `{"userName":"a"}`)
+	if _, err := os.Stat(CatalogPath(path, false)); !os.IsNotExist(err) {
+		t.Errorf("an earlier backup's catalog is still beside this one: %v", err)
+	}
 	rep, err := Verify(path)
 	if err != nil || rep.Catalog != "none" {
 		t.Fatalf("verify %+v %v", rep, err)

@@ -153,7 +153,17 @@ func (w *Writer) Commit() error {
 		}
 		w.meta.Catalog = e
 	}
-	return WriteManifest(ManifestPath(w.path), &w.meta)
+	if err := WriteManifest(ManifestPath(w.path), &w.meta); err != nil {
+		return err
+	}
+	// A catalog left by an earlier backup under this name is not this backup's: only once
+	// the manifest no longer lists it can it go.
+	for _, enc := range []bool{false, true} {
+		if p := CatalogPath(w.path, enc); w.meta.Catalog == nil || filepath.Base(p) != w.meta.Catalog.File {
+			os.Remove(p)
+		}
+	}
+	return nil
 }
 
 // finish flushes every layer and renames the temp file into place.
