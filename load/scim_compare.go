@@ -28,7 +28,7 @@ func (s *SCIM) same(want, cur map[string]any) bool {
 		if s.ignored(lk) {
 			continue
 		}
-		if !s.sameValue(lk, wv, got[lk]) {
+		if !s.sameValue(lk, wv, attr(cur, got, k)) {
 			return false
 		}
 	}
@@ -49,6 +49,17 @@ func lowerKeys(m map[string]any) map[string]any {
 		out[strings.ToLower(k)] = v
 	}
 	return out
+}
+
+// attr is m's value of attribute k: under k itself when m spells it so, else under any
+// spelling (SCIM attribute names are case-insensitive, RFC 7643 §2.1). The exact spelling
+// comes first because a map may hold two spellings of one name (a hostile or broken
+// record), and lower maps one of them at random.
+func attr(m, lower map[string]any, k string) any {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return lower[strings.ToLower(k)]
 }
 
 func empty(v any) bool {
@@ -119,12 +130,12 @@ func (s *SCIM) sameValue(path string, w, g any) bool {
 				continue
 			}
 			if lk == "primary" {
-				if (sub == true) != (gl[lk] == true) {
+				if (sub == true) != (attr(gm, gl, k) == true) {
 					return false
 				}
 				continue
 			}
-			if !s.sameValue(p, sub, gl[lk]) {
+			if !s.sameValue(p, sub, attr(gm, gl, k)) {
 				return false
 			}
 		}
