@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/backup"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/sandbox"
+	"github.com/ferry-dev/ferry/internal/sandbox/sandboxtest"
 	"github.com/ferry-dev/ferry/load"
 	"github.com/segmentio/encoding/json"
 )
@@ -21,12 +22,7 @@ import (
 func startSandbox(t *testing.T, spec sandbox.Spec) *sandbox.Running {
 	t.Helper()
 	spec.Plan = "none"
-	sb, err := sandbox.Start(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	return sb
+	return sandboxtest.Start(t, spec)
 }
 
 // getenvOf reads credentials from the sandboxes, and extra for anything else.
