@@ -11,9 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/auth0api"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -47,7 +49,8 @@ type Auth0 struct {
 
 	mu        sync.Mutex
 	plan      *auth0Plan
-	roleList  []auth0Role
+	catalog   *auth0api.Lister
+	roleList  []auth0api.Role
 	rolesRead bool
 }
 
@@ -121,6 +124,7 @@ func newAuth0(ep *endpoint.Endpoint, opt core.Options, h netHooks) (*Auth0, erro
 	if err != nil {
 		return nil, err
 	}
+	a.catalog = auth0api.New(a.api)
 	return a, nil
 }
 
@@ -360,7 +364,7 @@ func withRoles(raw []byte, members map[string][]string) (data []byte, id string,
 	if json.Unmarshal(raw, &p) != nil {
 		return raw, "", false // the decoder rejects it with the reason
 	}
-	id = idText(p.UserID)
+	id = jsonstream.IDText(p.UserID)
 	names := members[id]
 	if len(names) == 0 {
 		return raw, id, false

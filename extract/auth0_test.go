@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 	sb "github.com/ferry-dev/ferry/internal/sandbox/auth0"
 	"github.com/ferry-dev/ferry/internal/sandbox/faults"
 	"github.com/segmentio/encoding/json"
@@ -94,7 +95,7 @@ func checkAuth0Export(t *testing.T, e *auth0Env, recs []core.Record) {
 		if err := json.Unmarshal(r.Data, &m); err != nil {
 			t.Fatal(err)
 		}
-		id := idText(m["user_id"])
+		id := jsonstream.IDText(m["user_id"])
 		var names []string
 		if raw, ok := m["roles"]; ok {
 			if err := json.Unmarshal(raw, &names); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -270,7 +271,7 @@ func scimID(raw json.RawMessage) string {
 	if json.Unmarshal(raw, &p) != nil {
 		return ""
 	}
-	return idText(p.ID)
+	return jsonstream.IDText(p.ID)
 }
 
 // Users implements core.Source.

@@ -445,7 +445,7 @@ func TestAuth0Identities(t *testing.T) {
 }
 
 func TestAuth0Redact(t *testing.T) {
-	s := &Auth0{api: &auth0API{c: mustClient(t)}}
+	s := &Auth0{api: newAuth0API(mustClient(t))}
 	item := []byte(`{"email":"a@b.c","password_hash":"$2b$10$abcdefghijklmnopqrstuv","custom_password_hash":{"hash":{"value":"c2VjcmV0c2VjcmV0"}}}`)
 	got := s.redact("PATTERN: String does not match: $2b$10$abcdefghijklmnopqrstuv and c2VjcmV0c2VjcmV0", item)
 	if strings.Contains(got, "abcdefghij") || strings.Contains(got, "c2VjcmV0") {

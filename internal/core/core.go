@@ -249,4 +249,7 @@ var (
 	ErrNoCatalog = errors.New("no roles catalog")
 	// ErrOnePass is what a RoleScanner answers when its records can be read only once.
 	ErrOnePass = errors.New("the source can be read only once")
+	// ErrHostile marks a server answer that would make a naive reader loop forever or lose
+	// users: a cursor seen twice, pages that bring nothing new, a location on a foreign host.
+	ErrHostile = errors.New("inconsistent server answer")
 )
