@@ -99,3 +99,24 @@ func TestList(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRolesAnswer serves one body for every page: the lister must end (an answer, or an
+// error), never panic, and never list a role without an id and a name.
+func FuzzRolesAnswer(f *testing.F) {
+	f.Add(`{"start":0,"limit":100,"total":2,"roles":[{"id":"rol_1","name":"a"},{"id":"rol_2","name":"b"}]}`)
+	f.Add(`[{"id":"rol_1","name":"a"}]`)
+	f.Add(`{"total":1e9,"roles":[{"id":"x","name":"y"}]}`)
+	f.Add(`{"roles":null}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		l := lister(t, func(int, int) (int, string) { return 200, body })
+		got, err := l.Roles(context.Background())
+		if err != nil {
+			return
+		}
+		for _, r := range got {
+			if r.ID == "" || r.Name == "" {
+				t.Fatalf("listed a role without id or name: %+v", r)
+			}
+		}
+	})
+}
