@@ -405,3 +405,50 @@ func TestAppIDRoles(t *testing.T) {
 		t.Errorf("missing application: %v", err)
 	}
 }
+
+// App ID's fail reasons carry "error" as any JSON value (IBM's SDK models it as
+// interface{}): an object there is read by its message, not taken for an unreadable answer
+// (which would send the whole batch again).
+func TestAppIDFailReasonObjects(t *testing.T) {
+	recs := appIDUsers(4)
+	e := newAppIDEnv(t, sbappid.Config{}, "")
+	var imports int
+	e.rec.intercept = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		if !strings.HasSuffix(r.URL.Path, "/users/import") {
+			return false
+		}
+		var b struct {
+			Users []struct {
+				ID string `json:"id"`
+			} `json:"users"`
+		}
+		_ = json.Unmarshal(body, &b)
+		e.rec.mu.Lock()
+		imports++
+		e.rec.mu.Unlock()
+		var frs []any
+		for i, u := range b.Users {
+			errVal := any(map[string]any{"code": "DUPLICATE", "message": "user already exists"})
+			if i%2 == 1 {
+				errVal = map[string]any{"description": "attribute tier is not allowed"}
+			}
+			frs = append(frs, map[string]any{"originalId": u.ID, "idp": "google", "error": errVal})
+		}
+		out, _ := json.Marshal(map[string]any{"added": 0, "failed": len(frs), "failReasons": frs})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+		return true
+	}
+	sum, reasons := migrate(t, core.FormatAppID, recs, e.sink(t, false, ""), 1)
+	if sum.Rejected != 4 || sum.Created != 0 {
+		t.Fatalf("%+v %v", sum, reasons)
+	}
+	joined := strings.Join(reasons, "\n")
+	if strings.Count(joined, "exists in target: App ID: user already exists") != 2 ||
+		strings.Count(joined, "App ID import: attribute tier is not allowed (idp google)") != 2 {
+		t.Fatalf("reasons: %v", reasons)
+	}
+	if imports != 1 {
+		t.Fatalf("%d import requests for one batch: the answer was not read", imports)
+	}
+}

@@ -32,10 +32,16 @@ type exportedUser struct {
 	Roles      []string          `json:"roles"`
 }
 
-// FailReason is one refused user of an import.
+// FailReason is one refused user of an import. A profile import reports
+// {originalId, idp, error} and a Cloud Directory import {originalId, id, email, userName,
+// error} (IBM/appid-go-sdk: ImportProfilesResponseFailReasonsItem, ImportResponseFailReasonsItem;
+// see FACTS.md), so each field but originalId and error is left out where its import has none.
 type FailReason struct {
 	OriginalID string `json:"originalId"`
-	IDP        string `json:"idp"`
+	IDP        string `json:"idp,omitempty"`
+	ID         string `json:"id,omitempty"`
+	Email      string `json:"email,omitempty"`
+	UserName   string `json:"userName,omitempty"`
 	Error      string `json:"error"`
 }
 
@@ -225,10 +231,8 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 // handleSearch is GET /users?email=&dataScope=index|full&startIndex=&count=.
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	// dataScope is required (UsersSearchUserProfileOptions in IBM's SDK, FACTS.md).
 	scope := q.Get("dataScope")
-	if scope == "" {
-		scope = "index"
-	}
 	if scope != "index" && scope != "full" {
 		writeErr(w, http.StatusBadRequest, "INVALID_INPUT", "dataScope must be index or full")
 		return

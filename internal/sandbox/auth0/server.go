@@ -293,6 +293,17 @@ func (s *Server) HasSecret(id string) bool {
 	return u != nil && u.passwordHash != ""
 }
 
+// RoleMembers returns each role's name and its member count.
+func (s *Server) RoleMembers() map[string]int {
+	s.cat.mu.RLock()
+	defer s.cat.mu.RUnlock()
+	out := make(map[string]int, len(s.cat.roles))
+	for _, r := range s.cat.roles {
+		out[r.Name] = len(r.users)
+	}
+	return out
+}
+
 // ConnectionID returns the id of a connection by name ("" if none).
 func (s *Server) ConnectionID(name string) string {
 	for _, c := range s.conns {
