@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/schemas"
@@ -32,6 +33,11 @@ type SourceCase struct {
 	OpenBadCredentials func(t *testing.T) (core.Source, error)
 	// Secrets are the credentials of the case.
 	Secrets []string
+	// OpenMalformed, when set, opens a source over good readable users and bad unreadable
+	// records (not JSON, invalid UTF-8) mixed: each bad one must arrive as a Record of its
+	// own with a Ref naming it (with Err, or with the bytes for the pipeline's check to
+	// refuse), and the read must go on to the end.
+	OpenMalformed func(t *testing.T) (src core.Source, good, bad int)
 }
 
 // errStop is what the suite's emit returns to end a read early.
@@ -183,6 +189,30 @@ func TestSource(t *testing.T, c SourceCase) {
 		// A source may hand over the rest of a page it already holds, not another page.
 		if after > 1000 {
 			t.Fatalf("%d records emitted after the context was cancelled", after)
+		}
+	})
+	t.Run("UnreadableRecordsArriveWithReasons", func(t *testing.T) {
+		if c.OpenMalformed == nil {
+			t.Skip("no way to make the source hold unreadable records")
+		}
+		src, good, bad := c.OpenMalformed(t)
+		recs, err := read(ctx, src, nil)
+		if err != nil {
+			t.Fatalf("Users stopped at an unreadable record: %v", err)
+		}
+		var nGood, nBad int
+		for _, r := range recs {
+			if r.Ref == "" {
+				t.Fatalf("a record without a Ref: %.80q", r.Data)
+			}
+			if r.Err != nil || !json.Valid(r.Data) || !utf8.Valid(r.Data) {
+				nBad++
+				continue
+			}
+			nGood++
+		}
+		if nGood != good || nBad != bad {
+			t.Fatalf("%d readable and %d unreadable records, want %d and %d", nGood, nBad, good, bad)
 		}
 	})
 	t.Run("SecretsNotInErrors", func(t *testing.T) {

@@ -81,13 +81,25 @@ func TestSources(t *testing.T) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		TestSource(t, SourceCase{Want: n, Open: func(t *testing.T) core.Source {
+		open := func(t *testing.T, path string) core.Source {
 			src, err := extract.Open(context.Background(), path, core.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return src
-		}})
+		}
+		TestSource(t, SourceCase{Want: n, Open: func(t *testing.T) core.Source { return open(t, path) },
+			OpenMalformed: func(t *testing.T) (core.Source, int, int) {
+				bad := filepath.Join(t.TempDir(), "bad.ndjson")
+				lines := append([]byte{}, gen.SCIM(7, 0, gen.Options{})...)
+				lines = append(lines, "\n{\"userName\": \"cut\n"...)                  // not JSON
+				lines = append(lines, "{\"userName\": \"\xff\xfe\"}\n"...)            // invalid UTF-8
+				lines = append(append(lines, gen.SCIM(7, 1, gen.Options{})...), '\n') // read on after them
+				if err := os.WriteFile(bad, lines, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return open(t, bad), 2, 2
+			}})
 	})
 }
 
