@@ -324,7 +324,7 @@ var factChecks = map[string]func(*testing.T, *factEnv, string){
 	},
 	"iam.response": func(t *testing.T, e *factEnv, v string) {
 		r := e.tokenReq("test-api-key").must(t, 200)
-		shape(t, "token answer", r.body, v+", scope")
+		shape(t, "token answer", r.body, v)
 		if exp := r.body["expiration"].(float64); int64(exp) != e.clk.Now().Unix()+int64(r.body["expires_in"].(float64)) {
 			t.Errorf("expiration %v is not now + expires_in", exp)
 		}
@@ -380,17 +380,28 @@ var factChecks = map[string]func(*testing.T, *factEnv, string){
 		for _, u := range objects(t, e.do("GET", "/users/export", nil).must(t, 200).body["users"]) {
 			shape(t, "export item", u, v)
 		}
-		// The same shape imports.
-		item := map[string]any{}
+		// The same shape imports, and every field a client sets comes back (idp, hashedIdpId
+		// and hashedEmail are the instance's own, derived from the identity; id is replaced).
+		item := map[string]any{"id": "orig-x", "identities": []any{map[string]any{"provider": "google", "id": "new-1"}},
+			"attributes": map[string]any{"k": "v"}, "name": "N", "email": "n@example.com", "picture": "https://p.example/n",
+			"gender": "female", "locale": "de", "preferred_username": "nn", "roles": []any{e.role["name"]}}
 		all, _ := fields(v)
-		for _, f := range all {
-			if x, ok := e.user[f]; ok {
-				item[f] = x
+		for k := range item {
+			if !slices.Contains(all, k) {
+				t.Fatalf("test item field %s is not in the row", k)
 			}
 		}
-		item["identities"] = []any{map[string]any{"provider": "google", "id": "new-1"}}
 		if r := e.do("POST", "/users/import", map[string]any{"users": []any{item}}).must(t, 200); r.body["added"] != float64(1) {
-			t.Errorf("an export item does not import: %s", r.raw)
+			t.Fatalf("an export item does not import: %s", r.raw)
+		}
+		got := users(e.do("GET", "/users?dataScope=full&email=n@example.com", nil).must(t, 200))
+		if len(got) != 1 {
+			t.Fatalf("imported user not found: %v", got)
+		}
+		for k, want := range item {
+			if k != "id" && fmt.Sprint(got[0][k]) != fmt.Sprint(want) {
+				t.Errorf("%s: imported %v, exported %v", k, want, got[0][k])
+			}
 		}
 	},
 	"json.identity": func(t *testing.T, e *factEnv, v string) {
