@@ -302,6 +302,25 @@ await check("jobs/users-imports-refusals", async () => {
     await expectError(() => mgmt.jobs.get("job_0000000000000000"), 404, "missing job");
 });
 
+await check("users/link-identity", async () => {
+    // What ferry does after an import whose user had a second database identity: link it
+    // back to its primary (POST /api/v2/users/{id}/identities {provider, connection_id, user_id}).
+    const [primary] = await mgmt.users.listUsersByEmail({email: good(2).email});
+    const [secondary] = await mgmt.users.listUsersByEmail({email: good(4).email});
+    assert(primary && secondary, "both imported users exist");
+    const idents = await mgmt.users.identities.link(primary.user_id, {
+        provider: "auth0", connection_id: dbConnection.id, user_id: secondary.user_id.replace(/^auth0\|/, ""),
+    });
+    eq(idents.length, 2, "identities after linking");
+    eq(`${idents[1].provider}|${idents[1].user_id}`, secondary.user_id, "the linked identity");
+    eq(idents[1].profileData?.email, good(4).email, "profileData.email");
+    const e = await expectError(() => mgmt.users.get(secondary.user_id), 404, "the secondary as a user of its own");
+    eq(e.body?.errorCode, "inexistent_user", "errorCode");
+    await expectError(() => mgmt.users.identities.link(primary.user_id, {
+        provider: "auth0", user_id: primary.user_id.replace(/^auth0\|/, ""),
+    }), 400, "linking a user to itself");
+});
+
 // --- Roles, permissions, resource servers ---------------------------------------------
 await check("roles/list-get", async () => {
     const page = await mgmt.roles.list({per_page: 100, include_totals: true});

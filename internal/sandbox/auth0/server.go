@@ -321,6 +321,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v2/users", s.handleListUsers)
 	api("GET /api/v2/users/{id}", s.handleGetUser)
 	api("DELETE /api/v2/users/{id}", s.handleDeleteUser)
+	api("POST /api/v2/users/{id}/identities", s.handleLinkIdentity)
 	api("GET /api/v2/users/{id}/roles", s.handleUserRoles)
 	api("GET /api/v2/users-by-email", s.handleUsersByEmail)
 	api("GET /api/v2/connections", s.handleConnections)
