@@ -191,6 +191,21 @@ await check("users/by-email", async () => {
     assert(found.some((x) => x.user_id === sampleUser), "users-by-email finds the user");
 });
 
+await check("users/search-emails-with-fields", async () => {
+    // ferry's lookup before an upsert: q=email:"a" OR email:"b" with a field projection.
+    const some = (await mgmt.users.list({per_page: 3, include_totals: true})).data.filter((u) => u.email).slice(0, 2);
+    assert(some.length === 2, "two users with emails");
+    const q = some.map((u) => `email:"${u.email}"`).join(" OR ");
+    const page = await mgmt.users.list({q, search_engine: "v3", per_page: 100, include_totals: true,
+        fields: "user_id,email,created_at,updated_at,identities", include_fields: true});
+    eq(page.data.map((u) => u.user_id).sort(), some.map((u) => u.user_id).sort(), "users found by email");
+    for (const u of page.data) {
+        for (const k of Object.keys(u)) {
+            assert(["user_id", "email", "created_at", "updated_at", "identities"].includes(k), `field ${k} outside the projection`);
+        }
+    }
+});
+
 // --- Connections ----------------------------------------------------------------------
 let dbConnection;
 await check("connections/list", async () => {
@@ -383,6 +398,16 @@ await check("roles/copy-calls", async () => {
     await mgmt.roles.users.assign(role.id, {users: [sampleUser]});
     const members = (await mgmt.roles.users.list(role.id, {take: 50})).data;
     eq(members.map((m) => m.user_id), [sampleUser], "assigned members");
+});
+
+await check("users/delete", async () => {
+    // ferry's mirror mode: DELETE /api/v2/users/{id} answers 204, and so does a second time
+    // (ferry takes a 404 as already gone; Auth0 answers 204 either way).
+    const victim = (await mgmt.users.list({per_page: 10, page: 5, include_totals: true})).data
+        .find((u) => u.user_id !== sampleUser && !String(u.email).startsWith("sdk-"));
+    await mgmt.users.delete(victim.user_id);
+    await expectError(() => mgmt.users.get(victim.user_id), 404, "deleted user");
+    await mgmt.users.delete(victim.user_id);
 });
 
 // --- Rate limits ------------------------------------------------------------------------
