@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,53 +13,25 @@ import (
 	"github.com/segmentio/encoding/json"
 )
 
-// factRow is one row of FACTS.md's table.
-type factRow struct{ id, what, value, source string }
-
-var factRowRE = regexp.MustCompile("^\\| `([a-z][a-zA-Z0-9._]*)` \\| (.*?) \\| `([^`]*)` \\| (.+) \\|$")
-
-func readFacts(t *testing.T) []factRow {
-	t.Helper()
-	b, err := os.ReadFile("FACTS.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []factRow
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "| `") {
-			continue
-		}
-		m := factRowRE.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("FACTS.md: row not in the form | `id` | what | `value` | source |: %s", line)
-		}
-		if strings.TrimSpace(m[4]) == "" {
-			t.Fatalf("FACTS.md: %s has no source", m[1])
-		}
-		rows = append(rows, factRow{m[1], m[2], m[3], m[4]})
-	}
-	return rows
-}
-
 // TestFactsTable holds the sandbox to FACTS.md: every row has a check, run with the row's
 // value, and every check has a row.
 func TestFactsTable(t *testing.T) {
-	rows := readFacts(t)
+	rows, err := Facts()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(rows) < 40 {
 		t.Fatalf("FACTS.md has only %d rows", len(rows))
 	}
 	seen := map[string]bool{}
 	for _, r := range rows {
-		if seen[r.id] {
-			t.Errorf("FACTS.md: %s twice", r.id)
-		}
-		seen[r.id] = true
-		check, ok := factChecks[r.id]
+		seen[r.ID] = true
+		check, ok := factChecks[r.ID]
 		if !ok {
-			t.Errorf("FACTS.md row %s has no check in factChecks", r.id)
+			t.Errorf("FACTS.md row %s has no check in factChecks", r.ID)
 			continue
 		}
-		t.Run(r.id, func(t *testing.T) { check(t, factTenant(t), r.value) })
+		t.Run(r.ID, func(t *testing.T) { check(t, factTenant(t), r.Value) })
 	}
 	for id := range factChecks {
 		if !seen[id] {
@@ -128,19 +98,7 @@ func query(path string) string {
 	return ""
 }
 
-// fields parses a field list; * marks required.
-func fields(v string) (all []string, required map[string]bool) {
-	required = map[string]bool{}
-	for _, f := range strings.Split(v, ",") {
-		f = strings.TrimSpace(f)
-		if name, ok := strings.CutSuffix(f, "*"); ok {
-			required[name] = true
-			f = name
-		}
-		all = append(all, f)
-	}
-	return all, required
-}
+func fields(v string) ([]string, map[string]bool) { return FactFields(v) }
 
 // shape checks obj against a field list: required fields present, no field outside it.
 func shape(t *testing.T, what string, obj any, v string) {
