@@ -62,6 +62,11 @@ type Config struct {
 	// EmptyCatalog starts the tenant without roles or custom resource servers (a target
 	// tenant for roles copy); otherwise it holds gen.Catalog(Seed).
 	EmptyCatalog bool
+	// CapTotals reports GET /api/v2/users totals as at most 1,000, as an Auth0 engineer
+	// describes them ("total - total number of results in the query (max 1,000)", Auth0
+	// community "Paging the List Users query"); by default the sandbox reports the true count.
+	// A client must not take a total of 1,000 for "all users fit in a listing".
+	CapTotals bool
 }
 
 // Clock tells the emulator what time it is: every time-dependent behaviour (token
