@@ -249,6 +249,20 @@ func TestGrantErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("grant not allowed for the client", func(t *testing.T) {
+		srv, err := auth0.New(auth0.Config{Users: 1, Clock: clk, NoClientCredentials: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, url := serve(t, srv.Handler(), "/oauth/token")
+		c := newClient(t, "auth0", url+"/api/v2/", auth0Grant(srv, url, clk.Now), clk.Now)
+		err = c.GetJSON(context.Background(), "users", nil, nil)
+		var ge *httpx.GrantError
+		if !errors.As(err, &ge) || ge.Code != "unauthorized_client" || ge.Err.Status != 403 ||
+			!strings.Contains(err.Error(), "Grant type 'client_credentials' not allowed for the client.") || !errors.Is(err, httpx.ErrForbidden) {
+			t.Fatalf("error %v", err)
+		}
+	})
 	t.Run("iam unknown api key", func(t *testing.T) {
 		srv, err := appid.New(appid.Config{TenantID: "t1", APIKey: "right-key", Clock: clk})
 		if err != nil {

@@ -67,6 +67,9 @@ type Config struct {
 	// community "Paging the List Users query"); by default the sandbox reports the true count.
 	// A client must not take a total of 1,000 for "all users fit in a listing".
 	CapTotals bool
+	// NoClientCredentials makes the application one without the Client Credentials grant
+	// (a SPA or native app's id): the token endpoint answers 403 unauthorized_client.
+	NoClientCredentials bool
 }
 
 // Clock tells the emulator what time it is: every time-dependent behaviour (token
