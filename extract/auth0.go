@@ -287,7 +287,10 @@ func (a *Auth0) decide(ctx context.Context) (*auth0Plan, error) {
 	if n := len(p.Users); n > 0 && n < plan.perPage && int64(n) < p.Total {
 		plan.perPage = n
 	}
-	plan.export = p.Total > auth0MaxResults || a.resume.job != ""
+	// A total of 1,000 may be the cap, not the count (an Auth0 engineer describes total as
+	// "max 1,000", community "Paging the List Users query"): listing would then stop at 1,000
+	// users and lose the rest, so 1,000 or more is read with an export job.
+	plan.export = p.Total >= auth0MaxResults || a.resume.job != ""
 	// On a plan with a tiny bucket (free: 2), pages in flight would only collide.
 	if l, err := strconv.Atoi(h.Get("X-Ratelimit-Limit")); err == nil && l > 0 {
 		a.window = min(prefetch, max(1, l/8))

@@ -57,6 +57,11 @@ func newAppIDEnv(t testing.TB, cfg sbappid.Config, faultSpec string) *appIDEnv {
 		t.Fatal(err)
 	}
 	e := &appIDEnv{srv: srv, rec: newRecorder(srv.Handler()), fast: fast}
+	e.rec.check = func(r *http.Request, body []byte) {
+		if err := sbappid.Conforms(r, body); err != nil {
+			t.Errorf("ferry's App ID client departs from internal/sandbox/appid/FACTS.md: %v", err)
+		}
+	}
 	var h http.Handler = e.rec
 	if faultSpec != "" {
 		fc, err := faults.Parse(faultSpec)

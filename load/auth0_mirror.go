@@ -80,7 +80,8 @@ func (s *Auth0) ListUsers(ctx context.Context, fn func(core.TargetUser) error) e
 		if err != nil {
 			return fmt.Errorf("auth0: list users of connection %q, page %d: %w", s.cfg.Connection, page, err)
 		}
-		if page == 0 && total > auth0SearchCap {
+		// A total of 1,000 may be the cap rather than the count (extract/auth0.go, decide).
+		if page == 0 && total >= auth0SearchCap {
 			return s.exportUsers(ctx, connID, fn)
 		}
 		for i := range users {

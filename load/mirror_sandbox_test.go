@@ -288,10 +288,11 @@ func TestMirrorAuth0Export(t *testing.T) {
 	for _, tc := range []struct {
 		users  int
 		export bool
-	}{{60, false}, {1600, true}} {
-		t.Run(fmt.Sprint(tc.users), func(t *testing.T) {
+		capped bool // totals reported as at most 1,000 (sandbox.Config.CapTotals)
+	}{{60, false, false}, {1600, true, false}, {1600, true, true}} {
+		t.Run(fmt.Sprint(tc.users, "_capped=", tc.capped), func(t *testing.T) {
 			var exports atomic.Int32
-			tn := newTenant(t, sandbox.Config{Users: tc.users, Seed: 9, ExportDelay: 20 * time.Millisecond},
+			tn := newTenant(t, sandbox.Config{Users: tc.users, Seed: 9, ExportDelay: 20 * time.Millisecond, CapTotals: tc.capped},
 				func(h http.Handler) http.Handler {
 					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						if r.Method == http.MethodPost && r.URL.Path == "/api/v2/jobs/users-exports" {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,53 +13,25 @@ import (
 	"github.com/segmentio/encoding/json"
 )
 
-// factRow is one row of FACTS.md's table.
-type factRow struct{ id, what, value, source string }
-
-var factRowRE = regexp.MustCompile("^\\| `([a-z][a-zA-Z0-9._]*)` \\| (.*?) \\| `([^`]*)` \\| (.+) \\|$")
-
-func readFacts(t *testing.T) []factRow {
-	t.Helper()
-	b, err := os.ReadFile("FACTS.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []factRow
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "| `") {
-			continue
-		}
-		m := factRowRE.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("FACTS.md: row not in the form | `id` | what | `value` | source |: %s", line)
-		}
-		if strings.TrimSpace(m[4]) == "" {
-			t.Fatalf("FACTS.md: %s has no source", m[1])
-		}
-		rows = append(rows, factRow{m[1], m[2], m[3], m[4]})
-	}
-	return rows
-}
-
 // TestFactsTable holds the sandbox to FACTS.md: every row has a check, run with the row's
 // value, and every check has a row.
 func TestFactsTable(t *testing.T) {
-	rows := readFacts(t)
+	rows, err := Facts()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(rows) < 40 {
 		t.Fatalf("FACTS.md has only %d rows", len(rows))
 	}
 	seen := map[string]bool{}
 	for _, r := range rows {
-		if seen[r.id] {
-			t.Errorf("FACTS.md: %s twice", r.id)
-		}
-		seen[r.id] = true
-		check, ok := factChecks[r.id]
+		seen[r.ID] = true
+		check, ok := factChecks[r.ID]
 		if !ok {
-			t.Errorf("FACTS.md row %s has no check in factChecks", r.id)
+			t.Errorf("FACTS.md row %s has no check in factChecks", r.ID)
 			continue
 		}
-		t.Run(r.id, func(t *testing.T) { check(t, factTenant(t), r.value) })
+		t.Run(r.ID, func(t *testing.T) { check(t, factTenant(t), r.Value) })
 	}
 	for id := range factChecks {
 		if !seen[id] {
@@ -128,19 +98,7 @@ func query(path string) string {
 	return ""
 }
 
-// fields parses a field list; * marks required.
-func fields(v string) (all []string, required map[string]bool) {
-	required = map[string]bool{}
-	for _, f := range strings.Split(v, ",") {
-		f = strings.TrimSpace(f)
-		if name, ok := strings.CutSuffix(f, "*"); ok {
-			required[name] = true
-			f = name
-		}
-		all = append(all, f)
-	}
-	return all, required
-}
+func fields(v string) ([]string, map[string]bool) { return FactFields(v) }
 
 // shape checks obj against a field list: required fields present, no field outside it.
 func shape(t *testing.T, what string, obj any, v string) {
@@ -324,7 +282,7 @@ var factChecks = map[string]func(*testing.T, *factEnv, string){
 	},
 	"iam.response": func(t *testing.T, e *factEnv, v string) {
 		r := e.tokenReq("test-api-key").must(t, 200)
-		shape(t, "token answer", r.body, v+", scope")
+		shape(t, "token answer", r.body, v)
 		if exp := r.body["expiration"].(float64); int64(exp) != e.clk.Now().Unix()+int64(r.body["expires_in"].(float64)) {
 			t.Errorf("expiration %v is not now + expires_in", exp)
 		}
@@ -380,17 +338,28 @@ var factChecks = map[string]func(*testing.T, *factEnv, string){
 		for _, u := range objects(t, e.do("GET", "/users/export", nil).must(t, 200).body["users"]) {
 			shape(t, "export item", u, v)
 		}
-		// The same shape imports.
-		item := map[string]any{}
+		// The same shape imports, and every field a client sets comes back (idp, hashedIdpId
+		// and hashedEmail are the instance's own, derived from the identity; id is replaced).
+		item := map[string]any{"id": "orig-x", "identities": []any{map[string]any{"provider": "google", "id": "new-1"}},
+			"attributes": map[string]any{"k": "v"}, "name": "N", "email": "n@example.com", "picture": "https://p.example/n",
+			"gender": "female", "locale": "de", "preferred_username": "nn", "roles": []any{e.role["name"]}}
 		all, _ := fields(v)
-		for _, f := range all {
-			if x, ok := e.user[f]; ok {
-				item[f] = x
+		for k := range item {
+			if !slices.Contains(all, k) {
+				t.Fatalf("test item field %s is not in the row", k)
 			}
 		}
-		item["identities"] = []any{map[string]any{"provider": "google", "id": "new-1"}}
 		if r := e.do("POST", "/users/import", map[string]any{"users": []any{item}}).must(t, 200); r.body["added"] != float64(1) {
-			t.Errorf("an export item does not import: %s", r.raw)
+			t.Fatalf("an export item does not import: %s", r.raw)
+		}
+		got := users(e.do("GET", "/users?dataScope=full&email=n@example.com", nil).must(t, 200))
+		if len(got) != 1 {
+			t.Fatalf("imported user not found: %v", got)
+		}
+		for k, want := range item {
+			if k != "id" && fmt.Sprint(got[0][k]) != fmt.Sprint(want) {
+				t.Errorf("%s: imported %v, exported %v", k, want, got[0][k])
+			}
 		}
 	},
 	"json.identity": func(t *testing.T, e *factEnv, v string) {

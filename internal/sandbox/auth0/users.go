@@ -125,7 +125,11 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
 		b.WriteString(`,"length":`)
 		writeInt(&b, end-start)
 		b.WriteString(`,"total":`)
-		writeInt(&b, len(matches))
+		total := len(matches)
+		if s.cfg.CapTotals {
+			total = min(total, maxResults)
+		}
+		writeInt(&b, total)
 		b.WriteString(`,"users":`)
 	}
 	b.WriteByte('[')
