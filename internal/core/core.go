@@ -72,6 +72,10 @@ type Item struct {
 	Raw  []byte        // the original record, for rejects
 	User *schemas.User // the canonical user after every policy
 	Data []byte        // User encoded in the sink's Format
+	// InDoubt says an earlier run of this migration sent this user to the target and died
+	// before committing it: the target may hold it, written by this migration. Set for
+	// Verifier.Verify only.
+	InDoubt bool
 }
 
 // Outcome is what became of one user.

@@ -272,8 +272,10 @@ func (cfg *Config) verify(ctx context.Context, items []core.Item, res []core.Res
 	var ask []core.Item
 	for i, r := range res {
 		if r.Outcome == core.Rejected && r.Exists {
+			it := items[i]
+			it.InDoubt = cfg.InDoubt != nil && cfg.InDoubt(it)
 			idx = append(idx, i)
-			ask = append(ask, items[i])
+			ask = append(ask, it)
 		}
 	}
 	if len(ask) == 0 {
@@ -287,8 +289,7 @@ func (cfg *Config) verify(ctx context.Context, items []core.Item, res []core.Res
 		return fmt.Errorf("target %s: %d verdicts for %d users", cfg.Sink.Name(), len(verdicts), len(ask))
 	}
 	for k, i := range idx {
-		d, r := verdicts[k], &res[i]
-		inDoubt := cfg.InDoubt != nil && cfg.InDoubt(items[i])
+		d, r, inDoubt := verdicts[k], &res[i], ask[k].InDoubt
 		switch {
 		case d.Same:
 			out := core.Unchanged
