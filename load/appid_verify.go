@@ -52,7 +52,13 @@ type appIDProfile struct {
 }
 
 func (a *AppID) verifyOne(ctx context.Context, it *appIDItem) (core.Verdict, error) {
-	f, err := a.find(ctx, it, "full")
+	by := *it
+	if by.idpID != "" {
+		// The identity is what App ID refused as taken, and it is unique; an e-mail may
+		// belong to several profiles of one provider.
+		by.email = ""
+	}
+	f, err := a.find(ctx, &by, "full")
 	if err != nil {
 		if fatal(ctx, err) {
 			return core.Verdict{}, err

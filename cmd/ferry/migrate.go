@@ -217,6 +217,9 @@ func addRuns(s *pipeline.Summary, prev *checkpoint.State) {
 	if prev == nil {
 		return
 	}
+	if s.Cursor == "" {
+		s.Cursor = prev.Cursor // this run committed nothing of its own
+	}
 	s.Read += prev.Read
 	s.Written += prev.Written
 	// A state file from before the split into created and updated counted both as written.

@@ -243,6 +243,15 @@ func (cfg *Config) write(ctx context.Context, b *batch) error {
 	if err := cfg.verify(ctx, b.items, res); err != nil {
 		return err
 	}
+	if cfg.InDoubt != nil {
+		// --upsert found the user as ferry would write it: written by the run that crashed,
+		// as the clean run would have reported it.
+		for i := range res {
+			if res[i].Outcome == core.Unchanged && cfg.InDoubt(b.items[i]) {
+				res[i].Outcome = core.Created
+			}
+		}
+	}
 	for i, r := range res {
 		e := b.entries[i]
 		e.outcome = r.Outcome
