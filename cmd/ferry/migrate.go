@@ -293,12 +293,12 @@ func setupResume(f *runFlags, src core.Source, dst core.Sink, cfg *pipeline.Conf
 	cfg.Sent = func(items []core.Item) error {
 		seqs, marks := make([]int64, len(items)), make([]uint64, len(items))
 		for i := range items {
-			seqs[i], marks[i] = items[i].Seq, checkpoint.Mark(items[i].Ref, items[i].Data)
+			seqs[i], marks[i] = items[i].Seq, checkpoint.Mark(items[i].Ref)
 		}
 		return j.Sent(seqs, marks)
 	}
 	if doubt := replay.InDoubt; len(doubt) > 0 {
-		cfg.InDoubt = func(it core.Item) bool { return doubt[checkpoint.Mark(it.Ref, it.Data)] }
+		cfg.InDoubt = func(it core.Item) bool { return doubt[checkpoint.Mark(it.Ref)] }
 	}
 	return st, j, nil
 }

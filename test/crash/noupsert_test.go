@@ -107,9 +107,11 @@ func TestCrashExactlyOnce(t *testing.T) {
 	}{
 		{"scim", users, func(t *testing.T) target { return startSCIM(t, "", 0) }, nil},
 		// Import jobs are slow by nature (2 at once, polled): fewer users.
-		// Small import files, so that a run holds several jobs to kill it between; enough
-		// users that a graceful stop, which drains what was read, leaves work to kill.
-		{"auth0", users * 3 / 8, func(t *testing.T) target { return startAuth0(t, tenantOpts{}) }, []string{"--batch-size", "100"}},
+		// Small import files and two writers (Auth0 runs two jobs at once anyway), so that a
+		// run holds several jobs to kill it between and a graceful stop drains little (the
+		// sink paces itself at 10 requests a second on a tenant that sends no rate-limit
+		// headers, which makes these runs the slowest).
+		{"auth0", users * 3 / 8, func(t *testing.T) target { return startAuth0(t, tenantOpts{}) }, []string{"--batch-size", "100", "--concurrency", "2"}},
 		// The source's roles are created in App ID by the first run (its preflight);
 		// App ID takes 50 users a request at 50 requests a second.
 		{"appid", users, func(t *testing.T) target { return startAppID(t) }, []string{"--create-missing-roles"}},
@@ -117,6 +119,11 @@ func TestCrashExactlyOnce(t *testing.T) {
 		for _, upsert := range []bool{false, true} {
 			name := tc.name + "/upsert=" + strconv.FormatBool(upsert)
 			t.Run(name, func(t *testing.T) {
+				if upsert && tc.name == "auth0" && !long {
+					// The slowest campaign; TestCrashResumeAuth0Target covers --upsert into
+					// Auth0 at CI scale.
+					t.Skip("Auth0 with --upsert: FERRY_LONG=1 runs it")
+				}
 				t.Parallel()
 				rng := rand.New(rand.NewPCG(seed(t), uint64(len(name))))
 				src := startAuth0(t, tenantOpts{users: tc.users})
