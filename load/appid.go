@@ -432,7 +432,8 @@ func (w *appIDWrite) importOnce(ctx context.Context, items []*appIDItem) ([]*app
 		failed[it] = true
 		if alreadyExists(fr.Error) {
 			exists = append(exists, it)
-			w.set(it, core.Result{Outcome: core.Rejected, Reason: "exists in target: App ID: " + fr.Error})
+			// Exists: without --upsert, Verify may find it is this very user.
+			w.set(it, core.Result{Outcome: core.Rejected, Reason: "exists in target: App ID: " + fr.Error, Exists: !a.upsert || a.cd})
 			continue
 		}
 		reason := "App ID import: " + fr.Error
@@ -521,6 +522,7 @@ type found struct {
 	} `json:"identities"`
 	Attributes json.RawMessage `json:"attributes"`
 	Roles      []string        `json:"roles"`
+	raw        json.RawMessage // the profile as read, for Verify
 }
 
 // find looks a profile up by email (or, without one, by its identity's id). A hit must
@@ -537,13 +539,16 @@ func (a *AppID) find(ctx context.Context, it *appIDItem, scope string) (*found, 
 		return nil, nil
 	}
 	var out struct {
-		Users []found `json:"users"`
+		Users []json.RawMessage `json:"users"`
 	}
 	if err := a.c.GetJSON(ctx, "users", q, &out); err != nil {
 		return nil, err
 	}
-	for i := range out.Users {
-		u := &out.Users[i]
+	for _, raw := range out.Users {
+		u := &found{raw: raw}
+		if json.Unmarshal(raw, u) != nil {
+			continue
+		}
 		idp := u.IDP
 		if idp == "" && len(u.Identities) > 0 {
 			idp = u.Identities[0].Provider

@@ -118,9 +118,13 @@ func TestAppIDImport(t *testing.T) {
 		t.Errorf("%d import requests for %d users, want %d", got, n, n/appIDBatch)
 	}
 
-	// Without --upsert: duplicates are rejections with App ID's reason.
-	sum, reasons = migrate(t, core.FormatAppID, recs[:5], e.sink(t, false, ""), 2)
-	if sum.Rejected != 5 || !strings.Contains(reasons[0], "already exists") {
+	// Without --upsert: profiles the instance holds as ferry would import them are no
+	// conflict (a re-run); one with other attributes is rejected with App ID's reason,
+	// naming the instance's profile and what differs, and is left as it is.
+	again := [][]byte{recs[0], recs[1], recs[2], recs[3],
+		bytes.Replace(recs[4], []byte(`"attributes":{`), []byte(`"attributes":{"tier":"gold",`), 1)}
+	sum, reasons = migrate(t, core.FormatAppID, again, e.sink(t, false, ""), 2)
+	if sum.Skipped != 4 || sum.Rejected != 1 || !strings.Contains(reasons[0], "already exists") || !strings.Contains(reasons[0], "holds other data (attributes)") {
 		t.Fatalf("rerun without upsert: %+v %v", sum, first(reasons))
 	}
 	// With --upsert: nothing created; changed attributes and roles are updated.

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -17,8 +18,13 @@ import (
 // The comparison is one-sided on purpose: a provider that adds attributes or
 // sub-attributes (name.formatted, emails[].display, a default active) must not make every
 // re-run look like an update.
-func (s *SCIM) same(want, cur map[string]any) bool {
+func (s *SCIM) same(want, cur map[string]any) bool { return s.differs(want, cur) == "" }
+
+// differs is same's comparison: it names the attributes (sorted, no values) on which cur
+// does not hold what ferry would write, or returns "" when it holds all of it.
+func (s *SCIM) differs(want, cur map[string]any) string {
 	got := lowerKeys(cur)
+	var diff []string
 	for k, wv := range want {
 		lk := strings.ToLower(k)
 		switch lk {
@@ -29,10 +35,11 @@ func (s *SCIM) same(want, cur map[string]any) bool {
 			continue
 		}
 		if !s.sameValue(lk, wv, attr(cur, got, k)) {
-			return false
+			diff = append(diff, k)
 		}
 	}
-	return true
+	slices.Sort(diff)
+	return strings.Join(diff, ", ")
 }
 
 func (s *SCIM) ignored(path string) bool {

@@ -72,6 +72,10 @@ type Item struct {
 	Raw  []byte        // the original record, for rejects
 	User *schemas.User // the canonical user after every policy
 	Data []byte        // User encoded in the sink's Format
+	// InDoubt says an earlier run of this migration sent this user to the target and died
+	// before committing it: the target may hold it, written by this migration. Set for
+	// Verifier.Verify only.
+	InDoubt bool
 }
 
 // Outcome is what became of one user.
@@ -106,6 +110,30 @@ type Result struct {
 	Reason string
 	// TargetID is the user's id in the target, when the sink learns it (for role assignment).
 	TargetID string
+	// Exists marks a rejection because the target already holds a user with this user's
+	// key (SCIM 409 uniqueness, Auth0 DUPLICATED_USER, App ID "already exists"). That user
+	// may be this one, written by an earlier run of the same migration that crashed: a
+	// Verifier tells.
+	Exists bool
+}
+
+// Verifier is a Sink that can read a user back from the target and compare it with what
+// ferry would write. The pipeline asks it about the users the sink refused as existing
+// (Result.Exists): one the target holds as ferry would write it is not a conflict (a
+// re-run, or a resume that replays users written before the crash); one with other data
+// stays rejected, naming the target's user. Verify never writes.
+type Verifier interface {
+	Verify(ctx context.Context, items []Item) ([]Verdict, error)
+}
+
+// Verdict is what a Verifier found of one user, in the order of the items asked about.
+type Verdict struct {
+	Found    bool   // the target holds a user with this user's key
+	Same     bool   // and it holds what ferry would write
+	TargetID string // the target's id of that user
+	// Diff names what differs when Found and not Same: attribute names only, never values
+	// (they may be secrets).
+	Diff string
 }
 
 // Sink writes users to a tenant or a file.
