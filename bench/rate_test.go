@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/gen"
 	"github.com/ferry-dev/ferry/internal/sandbox"
+	"github.com/ferry-dev/ferry/internal/sandbox/sandboxtest"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -42,7 +43,7 @@ func TestRateCeiling(t *testing.T) {
 	// 50: the ceiling is 2,500 users/s.
 	n := envInt("BENCH_RATE_USERS", 20000)
 	t.Run("appid-to-file", func(t *testing.T) {
-		r := startSandbox(t, sandbox.Spec{Provider: "appid", Users: n, Seed: 1})
+		r := sandboxtest.Start(t, sandbox.Spec{Provider: "appid", Users: n, Seed: 1})
 		p := newCountingProxy(t, r.URL)
 		res := runFerry(t, bin, []*sandbox.Running{r}, p, "--from", p.rewrite(r.Endpoint, r.URL), "--to", filepath.Join(dir, "appid.ndjson"))
 		reportRate(t, "App ID sandbox (50 rps, 50 users/page) -> file", res, p, 50, 50)
@@ -52,7 +53,7 @@ func TestRateCeiling(t *testing.T) {
 	// page but at most 1,000 users per query, so a listing never gets past the burst;
 	// above that ferry uses an export job (one file, a handful of requests).
 	t.Run("auth0-enterprise-to-file", func(t *testing.T) {
-		r := startSandbox(t, sandbox.Spec{Provider: "auth0", Users: 1000, Seed: 1, Plan: "enterprise"})
+		r := sandboxtest.Start(t, sandbox.Spec{Provider: "auth0", Users: 1000, Seed: 1, Plan: "enterprise"})
 		p := newCountingProxy(t, r.URL)
 		res := runFerry(t, bin, []*sandbox.Running{r}, p, "--from", p.rewrite(r.Endpoint, r.URL), "--to", filepath.Join(dir, "auth0.ndjson"))
 		reportRate(t, "Auth0 sandbox enterprise (16 rps, 100 users/page), 1,000 users -> file", res, p, 16, 100)
@@ -64,7 +65,7 @@ func TestRateCeiling(t *testing.T) {
 	writeGen(t, src, "auth0", envInt("BENCH_RATE_IMPORT_USERS", 5000))
 	for _, c := range []int{1, 2, 4, 8} {
 		t.Run("file-to-auth0-enterprise-c"+strconv.Itoa(c), func(t *testing.T) {
-			r := startSandbox(t, sandbox.Spec{Provider: "auth0", Plan: "enterprise", Empty: true})
+			r := sandboxtest.Start(t, sandbox.Spec{Provider: "auth0", Plan: "enterprise", Empty: true})
 			p := newCountingProxy(t, r.URL)
 			res := runFerry(t, bin, []*sandbox.Running{r}, p, "--from", src, "--from-format", "auth0", "--to", p.rewrite(r.Endpoint, r.URL),
 				"--concurrency", strconv.Itoa(c), "--create-missing-roles")
@@ -86,7 +87,7 @@ func TestRateCeiling(t *testing.T) {
 	}
 	for _, c := range []int{1, 2, 4, 8} {
 		t.Run("file-to-appid-c"+strconv.Itoa(c), func(t *testing.T) {
-			r := startSandbox(t, sandbox.Spec{Provider: "appid", Empty: true, Faults: "latency=50ms"})
+			r := sandboxtest.Start(t, sandbox.Spec{Provider: "appid", Empty: true, Faults: "latency=50ms"})
 			p := newCountingProxy(t, r.URL)
 			res := runFerry(t, bin, []*sandbox.Running{r}, p, "--from", appSrc, "--from-format", "appid", "--to", p.rewrite(r.Endpoint, r.URL),
 				"--concurrency", strconv.Itoa(c), "--create-missing-roles", "--plan", plan)
@@ -97,8 +98,8 @@ func TestRateCeiling(t *testing.T) {
 	// Sandbox to sandbox: Auth0 (enterprise; an export job above 1,000 users) to App ID,
 	// the proxy on the App ID side, where the limit binds.
 	t.Run("auth0-to-appid", func(t *testing.T) {
-		from := startSandbox(t, sandbox.Spec{Provider: "auth0", Users: n, Seed: 1, Plan: "enterprise"})
-		to := startSandbox(t, sandbox.Spec{Provider: "appid", Empty: true})
+		from := sandboxtest.Start(t, sandbox.Spec{Provider: "auth0", Users: n, Seed: 1, Plan: "enterprise"})
+		to := sandboxtest.Start(t, sandbox.Spec{Provider: "appid", Empty: true})
 		p := newCountingProxy(t, to.URL)
 		res := runFerry(t, bin, []*sandbox.Running{from, to}, p, "--from", from.Endpoint, "--to", p.rewrite(to.Endpoint, to.URL),
 			"--concurrency", "4", "--create-missing-roles")
@@ -115,16 +116,6 @@ func envInt(name string, def int) int {
 		return n
 	}
 	return def
-}
-
-func startSandbox(t *testing.T, spec sandbox.Spec) *sandbox.Running {
-	t.Helper()
-	r, err := sandbox.Start(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
 }
 
 func writeGen(t *testing.T, path, provider string, n int) {

@@ -10,6 +10,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -216,7 +217,7 @@ func (a *AppID) idOf(raw json.RawMessage) string {
 		if json.Unmarshal(raw, &p) != nil {
 			return ""
 		}
-		return idText(p.ID)
+		return jsonstream.IDText(p.ID)
 	}
 	var p struct {
 		SCIMUser idProbe `json:"scimUser"`
@@ -224,7 +225,7 @@ func (a *AppID) idOf(raw json.RawMessage) string {
 	if json.Unmarshal(raw, &p) != nil {
 		return ""
 	}
-	return idText(p.SCIMUser.ID)
+	return jsonstream.IDText(p.SCIMUser.ID)
 }
 
 // Users implements core.Source.

@@ -51,7 +51,7 @@ func startAppID(t testing.TB, users int, fc faults.Config, cd []json.RawMessage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := serve(t, s.Handler(), fc)
+	srv := serve(t, conformant(t, s.Handler()), fc)
 	return &appidEnv{sb: s, srv: srv.URL, clock: clk, rec: &recorder{next: http.DefaultTransport, now: clk.Now}, seed: seed, users: users}
 }
 
@@ -257,7 +257,7 @@ func TestAppIDThrottled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &appidEnv{sb: s, srv: serve(t, s.Handler(), faults.Config{}).URL, clock: clk,
+	e := &appidEnv{sb: s, srv: serve(t, conformant(t, s.Handler()), faults.Config{}).URL, clock: clk,
 		rec: &recorder{next: http.DefaultTransport, now: clk.Now}, seed: 21, users: 600}
 	recs, err := collect(context.Background(), e.source(t, "", nil))
 	if err != nil {
@@ -315,4 +315,17 @@ func mustProxy(r *http.Request, to string) *http.Request {
 	u, _ := url.Parse(to)
 	out.URL.Scheme, out.URL.Host, out.RequestURI, out.Host = u.Scheme, u.Host, "", u.Host
 	return out
+}
+
+// conformant holds every request ferry's App ID source makes to
+// internal/sandbox/appid/FACTS.md (IBM's paths, parameters and fields).
+func conformant(t testing.TB, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := sb.Conforms(r, body); err != nil {
+			t.Errorf("ferry's App ID source departs from internal/sandbox/appid/FACTS.md: %v", err)
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		h.ServeHTTP(w, r)
+	})
 }

@@ -11,9 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/auth0api"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -47,7 +49,8 @@ type Auth0 struct {
 
 	mu        sync.Mutex
 	plan      *auth0Plan
-	roleList  []auth0Role
+	catalog   *auth0api.Lister
+	roleList  []auth0api.Role
 	rolesRead bool
 }
 
@@ -121,6 +124,7 @@ func newAuth0(ep *endpoint.Endpoint, opt core.Options, h netHooks) (*Auth0, erro
 	if err != nil {
 		return nil, err
 	}
+	a.catalog = auth0api.New(a.api)
 	return a, nil
 }
 
@@ -283,7 +287,10 @@ func (a *Auth0) decide(ctx context.Context) (*auth0Plan, error) {
 	if n := len(p.Users); n > 0 && n < plan.perPage && int64(n) < p.Total {
 		plan.perPage = n
 	}
-	plan.export = p.Total > auth0MaxResults || a.resume.job != ""
+	// A total of 1,000 may be the cap, not the count (an Auth0 engineer describes total as
+	// "max 1,000", community "Paging the List Users query"): listing would then stop at 1,000
+	// users and lose the rest, so 1,000 or more is read with an export job.
+	plan.export = p.Total >= auth0MaxResults || a.resume.job != ""
 	// On a plan with a tiny bucket (free: 2), pages in flight would only collide.
 	if l, err := strconv.Atoi(h.Get("X-Ratelimit-Limit")); err == nil && l > 0 {
 		a.window = min(prefetch, max(1, l/8))
@@ -360,7 +367,7 @@ func withRoles(raw []byte, members map[string][]string) (data []byte, id string,
 	if json.Unmarshal(raw, &p) != nil {
 		return raw, "", false // the decoder rejects it with the reason
 	}
-	id = idText(p.UserID)
+	id = jsonstream.IDText(p.UserID)
 	names := members[id]
 	if len(names) == 0 {
 		return raw, id, false

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 	sb "github.com/ferry-dev/ferry/internal/sandbox/auth0"
 	"github.com/ferry-dev/ferry/internal/sandbox/faults"
 	"github.com/segmentio/encoding/json"
@@ -94,7 +95,7 @@ func checkAuth0Export(t *testing.T, e *auth0Env, recs []core.Record) {
 		if err := json.Unmarshal(r.Data, &m); err != nil {
 			t.Fatal(err)
 		}
-		id := idText(m["user_id"])
+		id := jsonstream.IDText(m["user_id"])
 		var names []string
 		if raw, ok := m["roles"]; ok {
 			if err := json.Unmarshal(raw, &names); err != nil {
@@ -145,7 +146,7 @@ func TestAuth0Sizes(t *testing.T) {
 	for _, tc := range []struct {
 		users  int
 		export bool
-	}{{0, false}, {10, false}, {1000, false}, {1001, true}, {20000, true}} {
+	}{{0, false}, {10, false}, {999, false}, {1000, true}, {1001, true}, {20000, true}} {
 		t.Run(fmt.Sprintf("%d_users", tc.users), func(t *testing.T) {
 			if tc.users >= 20000 && testing.Short() {
 				t.Skip("short")
@@ -441,4 +442,19 @@ func TestAuth0FreePlanWallClock(t *testing.T) {
 		t.Errorf("%d of %d answers were 429", n, len(log))
 	}
 	t.Logf("%d requests in %s", len(log), log[len(log)-1].got.Sub(log[0].sent).Round(time.Millisecond))
+}
+
+// A tenant whose totals are capped at 1,000 (as Auth0 describes them) and that holds more
+// users is read whole, through an export job, not cut at 1,000.
+func TestAuth0CappedTotal(t *testing.T) {
+	e := startAuth0(t, sb.Config{Users: 1500, Seed: 7, CapTotals: true}, faults.Config{})
+	src := e.source(t, "", nil)
+	recs, err := collect(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1500 {
+		t.Fatalf("read %d users of 1500", len(recs))
+	}
+	checkAuth0Export(t, e, recs)
 }

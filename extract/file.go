@@ -2,6 +2,7 @@ package extract
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +32,10 @@ var (
 	_ core.Source  = (*File)(nil)
 	_ core.Counter = (*File)(nil)
 	_ core.Resumer = (*File)(nil)
+	// A backup answers the roles preflight from its catalog, any other file from the roles
+	// its users reference (a first pass: a file can be read twice, stdin cannot).
+	_ core.RoleReader  = (*File)(nil)
+	_ core.RoleScanner = (*File)(nil)
 )
 
 func openFile(_ context.Context, ep *endpoint.Endpoint, opt core.Options) (core.Source, error) {
@@ -123,6 +128,67 @@ func (f *File) Users(ctx context.Context, emit func(core.Record) error) error {
 		data := append([]byte(nil), rec.Data...)
 		if err := emit(core.Record{Data: data, Ref: rec.Ref, Cursor: "n=" + strconv.FormatInt(rec.N, 10), Err: rec.Err}); err != nil {
 			return err
+		}
+	}
+}
+
+// Roles implements core.RoleReader from the backup's catalog file. A file without a
+// manifest, or a backup written before backups carried a catalog, answers
+// core.ErrNoCatalog (wrapped, saying which).
+func (f *File) Roles(context.Context) (*core.Catalog, error) {
+	if f.path == "-" {
+		return nil, fmt.Errorf("stdin: %w", core.ErrNoCatalog)
+	}
+	m, err := backup.ReadManifest(backup.ManifestPath(f.path))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s is not a ferry backup (no manifest beside it): %w", f.path, core.ErrNoCatalog)
+		}
+		return nil, err
+	}
+	if m.Catalog == nil {
+		return nil, fmt.Errorf("%s: %w", f.path, backup.ErrNoCatalog)
+	}
+	return backup.ReadCatalog(f.path, f.ids...)
+}
+
+// ReferencedRoles implements core.RoleScanner: a first pass over the whole file, decode
+// naming each record's roles. Records that cannot be read are left to the run proper,
+// which rejects them with their reason.
+func (f *File) ReferencedRoles(ctx context.Context, decode func([]byte) ([]string, error)) ([]string, error) {
+	if f.path == "-" {
+		return nil, fmt.Errorf("stdin: %w", core.ErrOnePass)
+	}
+	r, err := fileio.Open(f.path, fileio.Options{MaxRecord: f.max, Keys: wrapperKeys, Identities: f.ids})
+	if err != nil {
+		return nil, fmt.Errorf("source file: %w", err)
+	}
+	defer r.Close()
+	seen := map[string]bool{}
+	var names []string
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rec, err := r.Next()
+		if err == io.EOF {
+			return names, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("source file: roles pass: %w", err)
+		}
+		if rec.Err != nil {
+			continue
+		}
+		rs, err := decode(rec.Data)
+		if err != nil {
+			continue
+		}
+		for _, n := range rs {
+			if n != "" && !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
 		}
 	}
 }

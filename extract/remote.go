@@ -3,7 +3,6 @@ package extract
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -47,9 +46,8 @@ func (h netHooks) pause(ctx context.Context, d time.Duration) error {
 // sequential reader at 1/latency pages per second whatever the rate limit allows.
 const prefetch = 4
 
-// ErrHostile marks a server answer that would make a naive reader loop forever or lose
-// users: a cursor seen twice, pages that bring nothing new, a location on a foreign host.
-var ErrHostile = errors.New("inconsistent server answer")
+// ErrHostile is core.ErrHostile, under the name the sources' callers have always used.
+var ErrHostile = core.ErrHostile
 
 // baseOverride returns ?base= (the sandbox or a proxy), or "".
 func baseOverride(ep *endpoint.Endpoint) (string, error) {
@@ -195,26 +193,6 @@ func splitArray(raw []byte) ([]json.RawMessage, error) {
 // loopback reports whether host (no port) is localhost or a loopback address: where plain
 // http is allowed (the sandboxes). The export client's check, shared so there is one.
 func loopback(host string) bool { return auth0export.Loopback(host) }
-
-// idText is the text of a raw JSON id: a string's value, or a number's digits (SCIM ids are
-// strings, but a careless server may send numbers). Anything else is "".
-func idText(v json.RawMessage) string {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return ""
-	}
-	if v[0] == '"' {
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			return s
-		}
-		return ""
-	}
-	if v[0] == '-' || (v[0] >= '0' && v[0] <= '9') {
-		return string(v)
-	}
-	return ""
-}
 
 // idProbe reads only the "id" member of a record (App ID, SCIM).
 type idProbe struct {

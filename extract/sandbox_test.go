@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 	"github.com/ferry-dev/ferry/internal/sandbox/faults"
 	"github.com/segmentio/encoding/json"
 )
@@ -182,7 +183,7 @@ func ids(t testing.TB, recs []core.Record, key string) []string {
 		if err := json.Unmarshal(r.Data, &m); err != nil {
 			t.Fatalf("record %s: %v", r.Ref, err)
 		}
-		out = append(out, idText(m[key]))
+		out = append(out, jsonstream.IDText(m[key]))
 	}
 	return out
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
+	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -39,7 +41,8 @@ type SCIM struct {
 	cursorSkip int64  // users of that page already committed
 
 	spcOnce sync.Once
-	spc     scimSPC
+	spc     schemas.ServiceProviderConfig
+	server  *SCIMServer
 
 	emit func(core.Record) error // set while Users runs
 }
@@ -152,26 +155,12 @@ func (s *SCIM) ResumeAfter(cursor string) error {
 	return nil
 }
 
-// scimSPC is what ferry reads of /ServiceProviderConfig.
-type scimSPC struct {
-	Filter struct {
-		MaxResults int `json:"maxResults"`
-	} `json:"filter"`
-	Pagination *struct {
-		Cursor      bool  `json:"cursor"`
-		Index       *bool `json:"index"`
-		MaxPageSize int   `json:"maxPageSize"`
-	} `json:"pagination"`
-}
-
-// discover reads /ServiceProviderConfig once; a server without one pages by index.
+// discover reads the server's discovery documents once (scim_discover.go); a server
+// without them pages by index.
 func (s *SCIM) discover(ctx context.Context) {
 	s.spcOnce.Do(func() {
-		resp, err := s.api.DoJSON(ctx, &httpx.Request{Path: "ServiceProviderConfig",
-			AllowStatus: []int{http.StatusNotFound, http.StatusNotImplemented}}, nil, &s.spc)
-		if err != nil || resp.Status != http.StatusOK {
-			s.spc = scimSPC{}
-		}
+		s.server = discoverServer(ctx, s.api)
+		s.spc = s.server.Config
 		size := scimPageSize
 		if m := s.spc.Filter.MaxResults; m > 0 {
 			size = min(size, m)
@@ -181,6 +170,12 @@ func (s *SCIM) discover(ctx context.Context) {
 		}
 		s.pager.count = size
 	})
+}
+
+// Server returns what the source learned of the service provider (read on first use).
+func (s *SCIM) Server(ctx context.Context) *SCIMServer {
+	s.discover(ctx)
+	return s.server
 }
 
 func (s *SCIM) cursorPaging() bool {
@@ -270,12 +265,17 @@ func scimID(raw json.RawMessage) string {
 	if json.Unmarshal(raw, &p) != nil {
 		return ""
 	}
-	return idText(p.ID)
+	return jsonstream.IDText(p.ID)
 }
 
 // Users implements core.Source.
 func (s *SCIM) Users(ctx context.Context, emit func(core.Record) error) error {
 	s.discover(ctx)
+	if !s.since.IsZero() && s.server.HasConfig && !s.spc.Filter.Supported {
+		// --since is a meta.lastModified filter; a server that says it cannot filter would
+		// answer with every user or an error, neither of which is what was asked.
+		return fmt.Errorf("scim: %s does not support filters (ServiceProviderConfig filter.supported is false), so --since cannot select users changed since a time: %w", endpoint.Redact(s.base), core.ErrUsage)
+	}
 	s.emit = emit
 	defer func() { s.emit = nil }()
 	if s.cursorPaging() {
@@ -291,7 +291,7 @@ func (s *SCIM) emitOne(item json.RawMessage, pos int64, cursor string) error {
 	if ref == "" {
 		ref = "user " + strconv.FormatInt(pos+1, 10)
 	}
-	return s.emit(core.Record{Data: item, Ref: ref, Cursor: cursor})
+	return s.emit(core.Record{Data: item, Ref: ref, Cursor: cursor, Err: s.server.checkExtensions(item)})
 }
 
 // maxEmptyCursorPages bounds a run of empty pages that still carry a nextCursor.

@@ -339,14 +339,38 @@ func (w *appIDWrite) importRounds(ctx context.Context, items []*appIDItem) error
 	return nil
 }
 
+// importResult is the answer of both imports. A fail reason's "error" is any JSON value in
+// IBM's SDK (ImportProfilesResponseFailReasonsItem.Error interface{}; see
+// internal/sandbox/appid/FACTS.md), so it is kept raw: decoding it as a string would make
+// an answer carrying an object unreadable, and the whole batch would be retried.
 type importResult struct {
 	Added       int `json:"added"`
 	Failed      int `json:"failed"`
 	FailReasons []struct {
-		OriginalID string `json:"originalId"`
-		IDP        string `json:"idp"`
-		Error      string `json:"error"`
+		OriginalID string          `json:"originalId"`
+		IDP        string          `json:"idp"`
+		Error      json.RawMessage `json:"error"`
 	} `json:"failReasons"`
+}
+
+// failText renders a fail reason's error as one bounded line: a string as it is, an object
+// by its message (else description, else error), anything else as compact JSON.
+func failText(raw json.RawMessage) string {
+	text := string(raw)
+	var s string
+	var obj map[string]json.RawMessage
+	switch {
+	case json.Unmarshal(raw, &s) == nil:
+		text = s
+	case json.Unmarshal(raw, &obj) == nil:
+		for _, k := range []string{"message", "description", "error"} {
+			if v, ok := obj[k]; ok && json.Unmarshal(v, &s) == nil && s != "" {
+				text = s
+				break
+			}
+		}
+	}
+	return cut(strings.Join(strings.Fields(strings.ToValidUTF8(text, "\uFFFD")), " "), 400)
 }
 
 // importOnce sends one import request and returns the users whose outcome it left open.
@@ -398,7 +422,8 @@ func (w *appIDWrite) importOnce(ctx context.Context, items []*appIDItem) ([]*app
 	failed := map[*appIDItem]bool{}
 	var exists []*appIDItem
 	var stray []string
-	for _, fr := range ir.FailReasons {
+	for _, f := range ir.FailReasons {
+		fr := struct{ OriginalID, IDP, Error string }{f.OriginalID, f.IDP, failText(f.Error)}
 		it := byKey[fr.OriginalID]
 		if it == nil || failed[it] {
 			stray = append(stray, fr.Error)
@@ -407,7 +432,8 @@ func (w *appIDWrite) importOnce(ctx context.Context, items []*appIDItem) ([]*app
 		failed[it] = true
 		if alreadyExists(fr.Error) {
 			exists = append(exists, it)
-			w.set(it, core.Result{Outcome: core.Rejected, Reason: "exists in target: App ID: " + fr.Error})
+			// Exists: without --upsert, Verify may find it is this very user.
+			w.set(it, core.Result{Outcome: core.Rejected, Reason: "exists in target: App ID: " + fr.Error, Exists: !a.upsert || a.cd})
 			continue
 		}
 		reason := "App ID import: " + fr.Error
@@ -496,6 +522,7 @@ type found struct {
 	} `json:"identities"`
 	Attributes json.RawMessage `json:"attributes"`
 	Roles      []string        `json:"roles"`
+	raw        json.RawMessage // the profile as read, for Verify
 }
 
 // find looks a profile up by email (or, without one, by its identity's id). A hit must
@@ -512,13 +539,16 @@ func (a *AppID) find(ctx context.Context, it *appIDItem, scope string) (*found, 
 		return nil, nil
 	}
 	var out struct {
-		Users []found `json:"users"`
+		Users []json.RawMessage `json:"users"`
 	}
 	if err := a.c.GetJSON(ctx, "users", q, &out); err != nil {
 		return nil, err
 	}
-	for i := range out.Users {
-		u := &out.Users[i]
+	for _, raw := range out.Users {
+		u := &found{raw: raw}
+		if json.Unmarshal(raw, u) != nil {
+			continue
+		}
 		idp := u.IDP
 		if idp == "" && len(u.Identities) > 0 {
 			idp = u.Identities[0].Provider

@@ -57,6 +57,11 @@ func newAppIDEnv(t testing.TB, cfg sbappid.Config, faultSpec string) *appIDEnv {
 		t.Fatal(err)
 	}
 	e := &appIDEnv{srv: srv, rec: newRecorder(srv.Handler()), fast: fast}
+	e.rec.check = func(r *http.Request, body []byte) {
+		if err := sbappid.Conforms(r, body); err != nil {
+			t.Errorf("ferry's App ID client departs from internal/sandbox/appid/FACTS.md: %v", err)
+		}
+	}
 	var h http.Handler = e.rec
 	if faultSpec != "" {
 		fc, err := faults.Parse(faultSpec)
@@ -113,9 +118,13 @@ func TestAppIDImport(t *testing.T) {
 		t.Errorf("%d import requests for %d users, want %d", got, n, n/appIDBatch)
 	}
 
-	// Without --upsert: duplicates are rejections with App ID's reason.
-	sum, reasons = migrate(t, core.FormatAppID, recs[:5], e.sink(t, false, ""), 2)
-	if sum.Rejected != 5 || !strings.Contains(reasons[0], "already exists") {
+	// Without --upsert: profiles the instance holds as ferry would import them are no
+	// conflict (a re-run); one with other attributes is rejected with App ID's reason,
+	// naming the instance's profile and what differs, and is left as it is.
+	again := [][]byte{recs[0], recs[1], recs[2], recs[3],
+		bytes.Replace(recs[4], []byte(`"attributes":{`), []byte(`"attributes":{"tier":"gold",`), 1)}
+	sum, reasons = migrate(t, core.FormatAppID, again, e.sink(t, false, ""), 2)
+	if sum.Skipped != 4 || sum.Rejected != 1 || !strings.Contains(reasons[0], "already exists") || !strings.Contains(reasons[0], "holds other data (attributes)") {
 		t.Fatalf("rerun without upsert: %+v %v", sum, first(reasons))
 	}
 	// With --upsert: nothing created; changed attributes and roles are updated.
@@ -403,5 +412,52 @@ func TestAppIDRoles(t *testing.T) {
 	err = target.CreateRoles(ctx, &core.Catalog{Roles: []core.Role{{Name: "x", Permissions: []core.Permission{{Resource: "mobile", Scope: "a"}}}}})
 	if err == nil || !strings.Contains(err.Error(), `"mobile"`) {
 		t.Errorf("missing application: %v", err)
+	}
+}
+
+// App ID's fail reasons carry "error" as any JSON value (IBM's SDK models it as
+// interface{}): an object there is read by its message, not taken for an unreadable answer
+// (which would send the whole batch again).
+func TestAppIDFailReasonObjects(t *testing.T) {
+	recs := appIDUsers(4)
+	e := newAppIDEnv(t, sbappid.Config{}, "")
+	var imports int
+	e.rec.intercept = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		if !strings.HasSuffix(r.URL.Path, "/users/import") {
+			return false
+		}
+		var b struct {
+			Users []struct {
+				ID string `json:"id"`
+			} `json:"users"`
+		}
+		_ = json.Unmarshal(body, &b)
+		e.rec.mu.Lock()
+		imports++
+		e.rec.mu.Unlock()
+		var frs []any
+		for i, u := range b.Users {
+			errVal := any(map[string]any{"code": "DUPLICATE", "message": "user already exists"})
+			if i%2 == 1 {
+				errVal = map[string]any{"description": "attribute tier is not allowed"}
+			}
+			frs = append(frs, map[string]any{"originalId": u.ID, "idp": "google", "error": errVal})
+		}
+		out, _ := json.Marshal(map[string]any{"added": 0, "failed": len(frs), "failReasons": frs})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+		return true
+	}
+	sum, reasons := migrate(t, core.FormatAppID, recs, e.sink(t, false, ""), 1)
+	if sum.Rejected != 4 || sum.Created != 0 {
+		t.Fatalf("%+v %v", sum, reasons)
+	}
+	joined := strings.Join(reasons, "\n")
+	if strings.Count(joined, "exists in target: App ID: user already exists") != 2 ||
+		strings.Count(joined, "App ID import: attribute tier is not allowed (idp google)") != 2 {
+		t.Fatalf("reasons: %v", reasons)
+	}
+	if imports != 1 {
+		t.Fatalf("%d import requests for one batch: the answer was not read", imports)
 	}
 }

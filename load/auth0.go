@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/auth0api"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
@@ -188,7 +189,7 @@ func NewAuth0(cfg Auth0Config) (*Auth0, error) {
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	return &Auth0{
-		api:    &auth0API{c: c},
+		api:    newAuth0API(c),
 		cfg:    cfg,
 		name:   "auth0://" + cfg.Domain + "?connection=" + url.QueryEscape(cfg.Connection),
 		jobs:   jobSlots(key+"@"+base, cfg.MaxJobs),
@@ -292,7 +293,7 @@ func (s *Auth0) connection(ctx context.Context) (string, error) {
 			Name     string `json:"name"`
 			Strategy string `json:"strategy"`
 		}
-		cs, err := list[conn](ctx, s.api, "connections", "connections", url.Values{"name": {s.cfg.Connection}})
+		cs, err := auth0api.List[conn](ctx, s.api.Lister, "connections", "connections", url.Values{"name": {s.cfg.Connection}})
 		if err != nil {
 			s.connErr = fmt.Errorf("auth0: find connection %q: %w", s.cfg.Connection, err)
 			return

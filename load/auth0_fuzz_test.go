@@ -63,7 +63,7 @@ func FuzzAuth0JobErrors(f *testing.F) {
 		if json.Unmarshal(body, &errs) != nil {
 			return
 		}
-		s := &Auth0{api: &auth0API{c: c}}
+		s := &Auth0{api: newAuth0API(c)}
 		file := &importFile{units: []*unit{
 			{data: []byte(`{"email":"a@x.io","user_id":"a"}`), email: "a@x.io", key: "a@x.io", userID: "a"},
 			{data: []byte(`{"email":"B@x.io","user_id":"b"}`), email: "B@x.io", key: "b@x.io", userID: "b"},

@@ -9,7 +9,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,30 +262,15 @@ func roleMembers(t testing.TB, s *Auth0, roleName string) map[string]bool {
 	if err != nil || id == "" {
 		t.Fatalf("role %q: id %q, %v", roleName, id, err)
 	}
-	out := map[string]bool{}
-	from := ""
-	for {
-		q := url.Values{"take": {"100"}}
-		if from != "" {
-			q.Set("from", from)
-		}
-		var page struct {
-			Users []struct {
-				UserID string `json:"user_id"`
-			} `json:"users"`
-			Next string `json:"next"`
-		}
-		if err := s.api.c.GetJSON(ctx, "roles/"+id+"/users", q, &page); err != nil {
-			t.Fatal(err)
-		}
-		for _, u := range page.Users {
-			out[u.UserID] = true
-		}
-		if page.Next == "" {
-			return out
-		}
-		from = page.Next
+	ids, err := s.api.Members(ctx, auth0Role{ID: id, Name: roleName})
+	if err != nil {
+		t.Fatal(err)
 	}
+	out := map[string]bool{}
+	for _, u := range ids {
+		out[u] = true
+	}
+	return out
 }
 
 // runPipeline migrates users into sink with the given concurrency.

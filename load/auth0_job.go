@@ -35,6 +35,7 @@ type unit struct {
 	userID   string // user_id sent (without "auth0|"), "" if none
 	identity string // "provider|id" of a secondary identity; "" for the user itself
 	relink   bool   // a database identity to link back to its user after the job
+	dup      bool   // refused only as DUPLICATED_USER: the target holds a user with its key
 
 	out      core.Outcome
 	reason   string
@@ -58,12 +59,14 @@ func (g *userGroup) result() core.Result {
 		if reason == "" {
 			reason = "auth0: no outcome for this user"
 		}
+		exists := p.dup
 		for _, u := range g.units[1:] {
 			if u.out == core.Created || u.out == core.Updated {
+				exists = false
 				reason += fmt.Sprintf("; its identity %s was written as the user %s", u.identity, u.targetID)
 			}
 		}
-		return core.Result{Outcome: core.Rejected, Reason: reason}
+		return core.Result{Outcome: core.Rejected, Reason: reason, Exists: exists && len(g.units) == 1}
 	}
 	for _, u := range g.units[1:] {
 		if u.out != core.Created && u.out != core.Updated {
@@ -476,7 +479,7 @@ func (s *Auth0) mapResults(ctx context.Context, f *importFile, j *jobView, errs 
 	var check []int
 	for i, u := range f.units {
 		if why, ok := failed[i]; ok {
-			u.out, u.reason = core.Rejected, why
+			u.out, u.reason, u.dup = core.Rejected, why, dupOnly[i] && !s.cfg.Upsert
 			if ambiguous && dupOnly[i] {
 				check = append(check, i) // maybe created by the job whose answer was lost
 			}

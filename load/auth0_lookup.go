@@ -116,7 +116,7 @@ func (s *Auth0) search(ctx context.Context, emails []string) (map[string]*foundU
 		terms[k] = `email:"` + luceneEscape(e) + `"`
 	}
 	q := url.Values{
-		"q": {strings.Join(terms, " OR ")}, "search_engine": {"v3"}, "per_page": {strconv.Itoa(s.api.pageSize())},
+		"q": {strings.Join(terms, " OR ")}, "search_engine": {"v3"}, "per_page": {strconv.Itoa(s.api.PageSize())},
 		"fields": {lookupFields}, "include_fields": {"true"},
 	}
 	var us []apiUser

@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/ferry-dev/ferry/internal/auth0api"
 	"github.com/ferry-dev/ferry/internal/auth0export"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
@@ -69,17 +70,18 @@ func (s *Auth0) ListUsers(ctx context.Context, fn func(core.TargetUser) error) e
 	}
 	read := 0
 	for page := 0; ; page++ {
-		size := s.api.pageSize()
+		size := s.api.PageSize()
 		if (page+1)*size > auth0SearchCap {
 			// The query grew past what search can page through: the export sees it all.
 			// Users listed already come again; mirror mode drops repeats by id.
 			return s.exportUsers(ctx, connID, fn)
 		}
-		users, total, err := listPage[auth0MirrorUser](ctx, s.api, "users", "users", q, page)
+		users, total, err := auth0api.Page[auth0MirrorUser](ctx, s.api.Lister, "users", "users", q, page)
 		if err != nil {
 			return fmt.Errorf("auth0: list users of connection %q, page %d: %w", s.cfg.Connection, page, err)
 		}
-		if page == 0 && total > auth0SearchCap {
+		// A total of 1,000 may be the cap rather than the count (extract/auth0.go, decide).
+		if page == 0 && total >= auth0SearchCap {
 			return s.exportUsers(ctx, connID, fn)
 		}
 		for i := range users {
@@ -92,7 +94,7 @@ func (s *Auth0) ListUsers(ctx context.Context, fn func(core.TargetUser) error) e
 			}
 		}
 		read += len(users)
-		if len(users) < s.api.pageSize() || (total >= 0 && read >= total) {
+		if len(users) < s.api.PageSize() || (total >= 0 && read >= total) {
 			return nil
 		}
 	}

@@ -425,27 +425,38 @@ func TestAuth0Identities(t *testing.T) {
 	t.Run("relink database identity", func(t *testing.T) {
 		tn := newTenant(t, sandbox.Config{})
 		var linked []string
-		// The sandbox has no link endpoint: answer it here, as Auth0 documents it.
+		// The sandbox links as Auth0 documents it (POST /api/v2/users/{id}/identities); the
+		// wrapper only records the calls.
 		tn.rec.wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
 			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/identities") {
-				var body map[string]string
-				_ = json.NewDecoder(r.Body).Decode(&body)
-				linked = append(linked, strings.TrimPrefix(r.URL.Path, "/api/v2/users/")+" <- "+body["provider"]+"|"+body["user_id"])
-				w.WriteHeader(http.StatusCreated)
-				_, _ = w.Write([]byte(`[]`))
-				return true
+				linked = append(linked, strings.TrimPrefix(r.URL.Path, "/api/v2/users/"))
 			}
 			return false
 		}
 		res := writeAll(t, tn.sink(t), encodeItems(t, []*schemas.User{withIDs(1, db)}))
-		if res[0].Outcome != core.Created || len(linked) != 1 || linked[0] != "auth0|src00001/identities <- auth0|dbsecond" {
+		if res[0].Outcome != core.Created || len(linked) != 1 || linked[0] != "auth0|src00001/identities" {
 			t.Fatalf("%+v, links %v", res[0], linked)
+		}
+		if tn.sb.User("auth0|dbsecond") != nil {
+			t.Fatal("the linked identity is still a user of its own")
+		}
+		var primary struct {
+			Identities []struct {
+				UserID      string         `json:"user_id"`
+				ProfileData map[string]any `json:"profileData"`
+			} `json:"identities"`
+		}
+		if err := json.Unmarshal(tn.sb.User("auth0|src00001"), &primary); err != nil {
+			t.Fatal(err)
+		}
+		if len(primary.Identities) != 2 || primary.Identities[1].UserID != "dbsecond" || primary.Identities[1].ProfileData == nil {
+			t.Fatalf("primary identities after linking: %+v", primary.Identities)
 		}
 	})
 }
 
 func TestAuth0Redact(t *testing.T) {
-	s := &Auth0{api: &auth0API{c: mustClient(t)}}
+	s := &Auth0{api: newAuth0API(mustClient(t))}
 	item := []byte(`{"email":"a@b.c","password_hash":"$2b$10$abcdefghijklmnopqrstuv","custom_password_hash":{"hash":{"value":"c2VjcmV0c2VjcmV0"}}}`)
 	got := s.redact("PATTERN: String does not match: $2b$10$abcdefghijklmnopqrstuv and c2VjcmV0c2VjcmV0", item)
 	if strings.Contains(got, "abcdefghij") || strings.Contains(got, "c2VjcmV0") {

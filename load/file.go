@@ -25,6 +25,8 @@ type File struct {
 	// recipients, when set, encrypt the file (age).
 	recipients []age.Recipient
 
+	catalog *core.Catalog
+
 	mu sync.Mutex
 	w  *backup.Writer
 }
@@ -33,6 +35,8 @@ var (
 	_ core.Sink       = (*File)(nil)
 	_ core.Aborter    = (*File)(nil)
 	_ core.Sequential = (*File)(nil)
+	// A backup keeps the source's roles catalog beside the users, for a restore.
+	_ core.CatalogKeeper = (*File)(nil)
 )
 
 func openFile(_ context.Context, ep *endpoint.Endpoint, opt core.Options) (core.Sink, error) {
@@ -83,6 +87,9 @@ func (f *File) Write(_ context.Context, batch []core.Item) ([]core.Result, error
 		if err != nil {
 			return nil, err
 		}
+		if f.catalog != nil {
+			w.SetCatalog(f.catalog)
+		}
 		f.w = w
 	}
 	res := make([]core.Result, len(batch))
@@ -101,6 +108,18 @@ func (f *File) Close(ctx context.Context) error {
 		return err
 	}
 	return f.w.Commit()
+}
+
+// KeepCatalog implements core.CatalogKeeper: the catalog is written at Close, before the
+// manifest. Stdout carries only the users.
+func (f *File) KeepCatalog(c *core.Catalog) error {
+	if f.path == "-" {
+		return fmt.Errorf("stdout carries only the users: the roles catalog is not kept (write the backup to a file to keep it)")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.catalog = c
+	return nil
 }
 
 // Abort implements core.Aborter.

@@ -18,6 +18,7 @@ func FuzzProviderAnswers(f *testing.F) {
 		`{"Operations":[{"bulkId":"u1","status":"201","location":"/scim/v2/Users/abc"},{"bulkId":"u2","status":{"code":409},"response":{"detail":"x"}}]}`,
 		`{"Operations":[{"bulkId":"u1","status":201}]}`,
 		`{"added":1,"failed":1,"failReasons":[{"originalId":"a","idp":"google","error":"user already exists"}]}`,
+		`{"added":0,"failed":2,"failReasons":[{"originalId":"a","error":{"code":"X","message":"user\nalready exists"}},{"originalId":"b","id":"c","email":"e@x","userName":"u","error":["odd",1]}]}`,
 		`{"status":429,"error":"Too Many Requests","code":"TOO_MANY_REQUESTS","message":"slow down"}`,
 		"not json \x00\xff",
 		`{"error":{"nested":true}}`,
@@ -41,7 +42,9 @@ func FuzzProviderAnswers(f *testing.F) {
 		var ir importResult
 		_ = json.Unmarshal(b, &ir)
 		for _, fr := range ir.FailReasons {
-			_ = alreadyExists(fr.Error)
+			txt := failText(fr.Error)
+			checkReason(t, txt)
+			_ = alreadyExists(txt)
 		}
 	})
 }

@@ -7,14 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
+	"github.com/ferry-dev/ferry/internal/auth0api"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
-	"github.com/segmentio/encoding/json"
 )
 
 // Auth0 roles, permissions and resource servers (Management API v2):
@@ -30,116 +28,24 @@ import (
 // Role and resource server ids differ per tenant: roles are matched by name, resource
 // servers by identifier, scopes by value.
 
-// auth0API is the Management API client shared by the sink's parts.
+// auth0API is the Management API client shared by the sink's parts; its catalog lister is
+// the one the Auth0 source reads with.
 type auth0API struct {
-	c       *httpx.Client
-	perPage atomic.Int32 // 0: perPageMax
+	c *httpx.Client
+	*auth0api.Lister
 
 	roleMu  sync.Mutex
 	roleIDs map[string]string // role name -> id in this tenant
 }
 
-type auth0Role struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-}
+func newAuth0API(c *httpx.Client) *auth0API { return &auth0API{c: c, Lister: auth0api.New(c)} }
 
-type auth0Perm struct {
-	Resource string `json:"resource_server_identifier"`
-	Name     string `json:"permission_name"`
-}
-
-type auth0Scope struct {
-	Value       string `json:"value"`
-	Description string `json:"description,omitempty"`
-}
-
-type auth0Server struct {
-	ID         string       `json:"id"`
-	Name       string       `json:"name,omitempty"`
-	Identifier string       `json:"identifier"`
-	IsSystem   bool         `json:"is_system,omitempty"`
-	Scopes     []auth0Scope `json:"scopes"`
-}
-
-// Page sizes of list calls: Auth0 documents per_page ≤ 100, the general pagination docs
-// say 50 on the public cloud. 100 is tried first; a 400 naming per_page drops to 50.
-const (
-	perPageMax      = 100
-	perPageFallback = 50
+type (
+	auth0Role   = auth0api.Role
+	auth0Perm   = auth0api.Permission
+	auth0Scope  = auth0api.Scope
+	auth0Server = auth0api.ResourceServer
 )
-
-// list reads every page of an offset-paged list. Auth0 answers {start,limit,total,KEY:[...]}
-// with include_totals, a bare array without.
-func list[T any](ctx context.Context, a *auth0API, path, key string, q url.Values) ([]T, error) {
-	var out []T
-	for page := 0; ; page++ {
-		items, total, err := listPage[T](ctx, a, path, key, q, page)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, items...)
-		size := a.pageSize()
-		if len(items) == 0 || (total >= 0 && len(out) >= total) || (total < 0 && len(items) < size) {
-			return out, nil
-		}
-		if page > 100000 {
-			return nil, fmt.Errorf("auth0: GET %s: more than %d pages, giving up", path, page)
-		}
-	}
-}
-
-func (a *auth0API) pageSize() int {
-	if n := a.perPage.Load(); n > 0 {
-		return int(n)
-	}
-	return perPageMax
-}
-
-func listPage[T any](ctx context.Context, a *auth0API, path, key string, q url.Values, page int) ([]T, int, error) {
-	for {
-		size := a.pageSize()
-		qq := url.Values{}
-		for k, v := range q {
-			qq[k] = v
-		}
-		qq.Set("page", strconv.Itoa(page))
-		qq.Set("per_page", strconv.Itoa(size))
-		qq.Set("include_totals", "true")
-		var raw json.RawMessage
-		err := a.c.GetJSON(ctx, path, qq, &raw)
-		var se *httpx.StatusError
-		if err != nil && size > perPageFallback && errors.As(err, &se) && se.Status == http.StatusBadRequest && strings.Contains(se.Body, "per_page") {
-			a.perPage.Store(perPageFallback)
-			continue
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		var items []T
-		total := -1
-		if firstByte(raw) == '[' {
-			if err := json.Unmarshal(raw, &items); err != nil {
-				return nil, 0, fmt.Errorf("auth0: GET %s: %w", path, err)
-			}
-			return items, total, nil
-		}
-		var env map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &env); err != nil {
-			return nil, 0, fmt.Errorf("auth0: GET %s: %w", path, err)
-		}
-		if v, ok := env[key]; ok {
-			if err := json.Unmarshal(v, &items); err != nil {
-				return nil, 0, fmt.Errorf("auth0: GET %s: %s: %w", path, key, err)
-			}
-		}
-		if v, ok := env["total"]; ok {
-			_ = json.Unmarshal(v, &total)
-		}
-		return items, total, nil
-	}
-}
 
 func firstByte(b []byte) byte {
 	for _, c := range b {
@@ -150,35 +56,12 @@ func firstByte(b []byte) byte {
 	return 0
 }
 
-// Catalog reads the tenant's roles with their permissions, and every scope of every
-// resource server.
+// Catalog reads the tenant's roles with their permissions, and every scope of its APIs,
+// and keeps the roles' ids for assigning them.
 func (a *auth0API) Catalog(ctx context.Context) (*core.Catalog, error) {
-	roles, err := list[auth0Role](ctx, a, "roles", "roles", nil)
+	cat, ids, err := a.Lister.Catalog(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("auth0: read roles: %w", err)
-	}
-	servers, err := list[auth0Server](ctx, a, "resource-servers", "resource_servers", nil)
-	if err != nil {
-		return nil, fmt.Errorf("auth0: read resource servers: %w", err)
-	}
-	cat := &core.Catalog{}
-	ids := map[string]string{}
-	for _, r := range roles {
-		perms, err := list[auth0Perm](ctx, a, "roles/"+url.PathEscape(r.ID)+"/permissions", "permissions", nil)
-		if err != nil {
-			return nil, fmt.Errorf("auth0: read permissions of role %q: %w", r.Name, err)
-		}
-		role := core.Role{Name: r.Name, Description: r.Description}
-		for _, p := range perms {
-			role.Permissions = append(role.Permissions, core.Permission{Resource: p.Resource, Scope: p.Name})
-		}
-		cat.Roles = append(cat.Roles, role)
-		ids[r.Name] = r.ID
-	}
-	for _, s := range servers {
-		for _, sc := range s.Scopes {
-			cat.Scopes = append(cat.Scopes, core.Permission{Resource: s.Identifier, Scope: sc.Value})
-		}
+		return nil, fmt.Errorf("auth0: read the roles catalog: %w", err)
 	}
 	a.roleMu.Lock()
 	a.roleIDs = ids
@@ -295,7 +178,7 @@ func hasScopes(s *auth0Server, want []auth0Scope) bool {
 }
 
 func (a *auth0API) server(ctx context.Context, identifier string) (*auth0Server, error) {
-	servers, err := list[auth0Server](ctx, a, "resource-servers", "resource_servers", nil)
+	servers, err := a.ResourceServers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("auth0: read resource servers: %w", err)
 	}
@@ -370,7 +253,7 @@ func (a *auth0API) roleID(ctx context.Context, name string, refresh bool) (strin
 	if a.roleIDs != nil && !refresh {
 		return "", nil
 	}
-	roles, err := list[auth0Role](ctx, a, "roles", "roles", nil)
+	roles, err := a.Roles(ctx)
 	if err != nil {
 		return "", fmt.Errorf("auth0: read roles: %w", err)
 	}

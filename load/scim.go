@@ -45,8 +45,8 @@ type SCIM struct {
 	upsert bool
 	conc   int
 
-	sp    spConfig
-	known map[string]bool // lower-cased top-level attributes and extension URNs the provider declares; nil: unknown
+	sp    schemas.ServiceProviderConfig // the part the sink uses: bulk, filter, etag
+	known map[string]bool               // lower-cased top-level attributes and extension URNs the provider declares; nil: unknown
 	// unsupported lists the extension URNs the provider does not declare: their data is
 	// not sent (a strict provider refuses the whole user, a lenient one drops it).
 	unsupported []string
@@ -73,22 +73,6 @@ const (
 	scimBulkRequestURN = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 	scimMediaType      = "application/scim+json"
 )
-
-// spConfig is the part of /ServiceProviderConfig the sink uses (RFC 7643 §5).
-type spConfig struct {
-	Bulk struct {
-		Supported      bool `json:"supported"`
-		MaxOperations  int  `json:"maxOperations"`
-		MaxPayloadSize int  `json:"maxPayloadSize"`
-	} `json:"bulk"`
-	Filter struct {
-		Supported  bool `json:"supported"`
-		MaxResults int  `json:"maxResults"`
-	} `json:"filter"`
-	Etag struct {
-		Supported bool `json:"supported"`
-	} `json:"etag"`
-}
 
 // Sane caps whatever a provider advertises: a bulk request stays a few hundred users so a
 // failure costs little to settle, and lookups stay within URL lengths every server takes.

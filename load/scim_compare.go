@@ -1,6 +1,7 @@
 package load
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -17,8 +18,13 @@ import (
 // The comparison is one-sided on purpose: a provider that adds attributes or
 // sub-attributes (name.formatted, emails[].display, a default active) must not make every
 // re-run look like an update.
-func (s *SCIM) same(want, cur map[string]any) bool {
+func (s *SCIM) same(want, cur map[string]any) bool { return s.differs(want, cur) == "" }
+
+// differs is same's comparison: it names the attributes (sorted, no values) on which cur
+// does not hold what ferry would write, or returns "" when it holds all of it.
+func (s *SCIM) differs(want, cur map[string]any) string {
 	got := lowerKeys(cur)
+	var diff []string
 	for k, wv := range want {
 		lk := strings.ToLower(k)
 		switch lk {
@@ -28,11 +34,12 @@ func (s *SCIM) same(want, cur map[string]any) bool {
 		if s.ignored(lk) {
 			continue
 		}
-		if !s.sameValue(lk, wv, got[lk]) {
-			return false
+		if !s.sameValue(lk, wv, attr(cur, got, k)) {
+			diff = append(diff, k)
 		}
 	}
-	return true
+	slices.Sort(diff)
+	return strings.Join(diff, ", ")
 }
 
 func (s *SCIM) ignored(path string) bool {
@@ -49,6 +56,17 @@ func lowerKeys(m map[string]any) map[string]any {
 		out[strings.ToLower(k)] = v
 	}
 	return out
+}
+
+// attr is m's value of attribute k: under k itself when m spells it so, else under any
+// spelling (SCIM attribute names are case-insensitive, RFC 7643 §2.1). The exact spelling
+// comes first because a map may hold two spellings of one name (a hostile or broken
+// record), and lower maps one of them at random.
+func attr(m, lower map[string]any, k string) any {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return lower[strings.ToLower(k)]
 }
 
 func empty(v any) bool {
@@ -119,12 +137,12 @@ func (s *SCIM) sameValue(path string, w, g any) bool {
 				continue
 			}
 			if lk == "primary" {
-				if (sub == true) != (gl[lk] == true) {
+				if (sub == true) != (attr(gm, gl, k) == true) {
 					return false
 				}
 				continue
 			}
-			if !s.sameValue(p, sub, gl[lk]) {
+			if !s.sameValue(p, sub, attr(gm, gl, k)) {
 				return false
 			}
 		}

@@ -373,6 +373,11 @@ func (w *scimWrite) post(ctx context.Context, op *scimOp) (retry bool, err error
 func (w *scimWrite) noteConflict(op *scimOp, status int, body []byte) {
 	reason, _ := scimError(status, body, w.s.c.Redact)
 	w.reject(op, "exists in target (409 uniqueness): %s", reason)
+	if !w.s.upsert {
+		w.mu.Lock()
+		w.res[op.idx].Exists = true // for Verify: it may be this very user
+		w.mu.Unlock()
+	}
 }
 
 // conflict handles a 409 on create: a rejection without --upsert; with it, the existing

@@ -83,6 +83,8 @@ type recorder struct {
 	rewrite func(r *http.Request, status int, body []byte) []byte
 	// intercept, when set and returning true, has answered the request itself.
 	intercept func(w http.ResponseWriter, r *http.Request, body []byte) bool
+	// check, when set, sees every request first (a client conformance check).
+	check func(r *http.Request, body []byte)
 }
 
 func newRecorder(next http.Handler) *recorder {
@@ -123,6 +125,9 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rc.mu.Unlock()
+	if rc.check != nil {
+		rc.check(r, body)
+	}
 	if rc.intercept != nil && rc.intercept(w, r, body) {
 		return
 	}

@@ -18,13 +18,22 @@ type extension struct {
 	urn  string
 	def  *Schema
 	name string // for messages
+	// required: check the definition's required attributes (a server's definition; the
+	// built-in ones require none).
+	required bool
+}
+
+// neverReturned reports whether a server keeps a's value from every read (RFC 7643 §7:
+// returned "never", or mutability "writeOnly", e.g. a password).
+func neverReturned(a *Attribute) bool {
+	return equalFoldASCII(a.Returned, "never") || equalFoldASCII(a.Mutability, "writeOnly")
 }
 
 var (
 	coreUser   = mustDef(CoreUserURN)
 	extensions = []extension{
-		{EnterpriseUserURN, mustDef(EnterpriseUserURN), "enterprise"},
-		{FerryUserURN, mustDef(FerryUserURN), "ferry"},
+		{urn: EnterpriseUserURN, def: mustDef(EnterpriseUserURN), name: "enterprise"},
+		{urn: FerryUserURN, def: mustDef(FerryUserURN), name: "ferry"},
 	}
 )
 
@@ -133,7 +142,7 @@ func extNotListedMsg(e *extension) string {
 }
 
 func unknownSchemaMsg(urn string) string {
-	return quote(urn) + " is not a known User schema (" + strings.Join(knownUserSchemas, ", ") + ")"
+	return quote(urn) + " is not a User schema (" + strings.Join(knownUserSchemas, ", ") + ", or an extension's URN)"
 }
 
 func dupSchemaMsg(urn string, first int) string {
@@ -145,10 +154,14 @@ func notSubAttrMsg(attr, sub string) string {
 }
 
 // checkSchemas applies the schemas rules: the core URN is listed, every extension the user
-// carries is listed, every listed URN is a known User schema, and none is listed twice.
-// carried[i] says whether extensions[i] is present; bad[i] (if bad is not nil) that
-// list[i] was reported already.
-func checkSchemas(c *collector, list []string, bad []bool, carried [2]bool) {
+// carries is listed, no URN is listed twice, and every listed URN is a User schema: the
+// known ones, or any other URN naming a schema extension (Okta, Entra ID and in-house SCIM
+// tenants each have one). What is refused is what cannot be a User extension: a string that
+// is no URN, another core resource's schema (Group), a protocol message's URN.
+// carried[i] says whether extensions[i] is present, custom lists the URNs of the other
+// extension data the user carries; bad[i] (if bad is not nil) that list[i] was reported
+// already.
+func checkSchemas(c *collector, list []string, bad []bool, carried [2]bool, custom []string) {
 	var first [3]int // index+1 of each known URN's first listing
 	for i, urn := range list {
 		if bad != nil && bad[i] {
@@ -157,7 +170,11 @@ func checkSchemas(c *collector, list []string, bad []bool, carried [2]bool) {
 		k := knownIndex(urn)
 		switch {
 		case k < 0:
-			c.add(idx("schemas", i, ""), unknownSchemaMsg(urn))
+			if msg := notExtensionMsg(urn); msg != "" {
+				c.add(idx("schemas", i, ""), msg)
+			} else if j := indexFold(list[:i], bad, urn); j >= 0 {
+				c.add(idx("schemas", i, ""), dupSchemaMsg(urn, j))
+			}
 		case first[k] > 0:
 			c.add(idx("schemas", i, ""), dupSchemaMsg(urn, first[k]-1))
 		default:
@@ -172,6 +189,49 @@ func checkSchemas(c *collector, list []string, bad []bool, carried [2]bool) {
 			c.add("schemas", extNotListedMsg(&extensions[i]))
 		}
 	}
+	for _, urn := range custom {
+		if indexFold(list, bad, urn) < 0 {
+			c.add(urn, msgExtDataNotListed)
+		}
+	}
+}
+
+// msgExtDataNotListed: RFC 7643 §3 makes schemas the list of every schema a resource's
+// attributes come from, so data under an unlisted URN is a broken record, not an extension.
+const msgExtDataNotListed = "extension data under this URN, but schemas does not list it"
+
+// indexFold returns the index of the first entry of list equal to s (ASCII
+// case-insensitively) that was not reported already, or -1.
+func indexFold(list []string, bad []bool, s string) int {
+	for j, x := range list {
+		if (bad == nil || !bad[j]) && equalFoldASCII(x, s) {
+			return j
+		}
+	}
+	return -1
+}
+
+// notExtensionMsg says why a URN ferry has no definition for cannot be a User schema
+// extension, or "" when it can be.
+func notExtensionMsg(urn string) string {
+	switch {
+	case !hasPrefixFold(urn, "urn:") || len(urn) <= len("urn:"):
+		return quote(urn) + " is not a schema URN (a User schema is named by a URN, RFC 7643 §3)"
+	case hasPrefixFold(urn, "urn:ietf:params:scim:schemas:core:"), hasPrefixFold(urn, "urn:ietf:params:scim:api:"):
+		return unknownSchemaMsg(urn)
+	}
+	return ""
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && equalFoldASCII(s[:len(prefix)], prefix)
+}
+
+// IsExtensionURN reports whether key, a top-level attribute name of a User, names schema
+// extension data ferry has no Go type for: a URN (attribute names cannot hold ':', RFC 7643
+// §2.1) other than the built-in ones.
+func IsExtensionURN(key string) bool {
+	return hasPrefixFold(key, "urn:") && !IsBuiltinURN(key)
 }
 
 // knownIndex returns urn's index in knownUserSchemas, or -1.

@@ -51,6 +51,35 @@ type User struct {
 
 	Enterprise *EnterpriseUser `json:"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,omitempty"`
 	Ferry      *FerryUser      `json:"urn:ferry:params:scim:schemas:extension:ferry:1.0:User,omitempty"`
+
+	// Extensions hold the data of every other schema extension (an Okta, Entra ID or
+	// in-house URN), in the order the record had them. ferry has no Go type for them and
+	// keeps each value as the raw JSON object it read, so a backup gives it back byte for
+	// byte. The SCIM encoder writes them after the ferry extension.
+	Extensions []Extension `json:"-"`
+}
+
+// Extension is one schema extension's data under its URN (RFC 7643 §3.3).
+type Extension struct {
+	URN  string
+	Data json.RawMessage // a JSON object, compact, as read
+}
+
+// Extension returns the data u carries under urn (compared case-insensitively, as SCIM
+// compares URNs in attribute names), if any.
+func (u *User) Extension(urn string) (json.RawMessage, bool) {
+	for _, e := range u.Extensions {
+		if equalFoldASCII(e.URN, urn) {
+			return e.Data, true
+		}
+	}
+	return nil, false
+}
+
+// IsBuiltinURN reports whether urn is one of the schemas ferry has a Go type for (core,
+// enterprise, ferry): every other URN's data goes to Extensions.
+func IsBuiltinURN(urn string) bool {
+	return equalFoldASCII(urn, CoreUserURN) || equalFoldASCII(urn, EnterpriseUserURN) || equalFoldASCII(urn, FerryUserURN)
 }
 
 // Meta is the common "meta" attribute (RFC 7643 §3.1).
@@ -170,7 +199,21 @@ func (u *User) EnsureSchemas() {
 			want = append(want, s)
 		}
 	}
+	for _, e := range u.Extensions {
+		if !hasFold(want, e.URN) {
+			want = append(want, e.URN)
+		}
+	}
 	u.Schemas = want
+}
+
+func hasFold(list []string, s string) bool {
+	for _, x := range list {
+		if equalFoldASCII(x, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // PrimaryEmail returns the primary email, or the first one.

@@ -27,7 +27,17 @@ import (
 func Validate(u *User) []Violation {
 	var c collector
 	carried := [2]bool{u.Enterprise != nil, u.Ferry != nil}
-	checkSchemas(&c, u.Schemas, nil, carried)
+	var custom []string
+	if len(u.Extensions) > 0 {
+		custom = make([]string, 0, len(u.Extensions))
+		for _, e := range u.Extensions {
+			custom = append(custom, e.URN)
+			if msg := extensionShape(e); msg != "" {
+				c.add(e.URN, msg)
+			}
+		}
+	}
+	checkSchemas(&c, u.Schemas, nil, carried, custom)
 
 	c.str("id", u.ID)
 	c.str("externalId", u.ExternalID)
@@ -84,6 +94,33 @@ func Validate(u *User) []Violation {
 		validateFerry(&c, f)
 	}
 	return c.result()
+}
+
+// extensionShape checks one custom extension: a URN ferry keeps (not a built-in one, which
+// would be written twice) and an object for data. Its attributes are checked against a
+// definition only where one is known (ValidateExtension, with the server's /Schemas).
+func extensionShape(e Extension) string {
+	if !IsExtensionURN(e.URN) {
+		if msg := notExtensionMsg(e.URN); msg != "" {
+			return msg
+		}
+		return "a built-in schema's URN cannot hold extension data"
+	}
+	i := 0
+	for i < len(e.Data) && (e.Data[i] == ' ' || e.Data[i] == '\t' || e.Data[i] == '\n' || e.Data[i] == '\r') {
+		i++
+	}
+	if i >= len(e.Data) || e.Data[i] != '{' {
+		k := "nothing"
+		if i < len(e.Data) {
+			k = kindOf(e.Data[i])
+		}
+		return "expected object (extension data), got " + k
+	}
+	if !utf8.Valid(e.Data) {
+		return msgBadUTF8
+	}
+	return ""
 }
 
 func validateMeta(c *collector, m *Meta) {

@@ -227,6 +227,7 @@ func (w *walker) resource() {
 		list     []string
 		bad      []bool
 		carried  [2]bool
+		custom   []string
 		userName = false
 	)
 	w.object("", func(key string, val token) {
@@ -240,6 +241,12 @@ func (w *walker) resource() {
 				carried[i] = w.extension(e, val)
 				return
 			}
+		}
+		if IsExtensionURN(key) {
+			if w.customExtension(key, val) {
+				custom = append(custom, key)
+			}
+			return
 		}
 		a, ok := coreUser.Attr(key)
 		if !ok {
@@ -262,7 +269,7 @@ func (w *walker) resource() {
 	if !userName {
 		w.c.add("userName", msgUserNameRequired)
 	}
-	checkSchemas(&w.c, list, bad, carried)
+	checkSchemas(&w.c, list, bad, carried, custom)
 	w.trailing()
 }
 
@@ -322,6 +329,7 @@ func (w *walker) extension(e *extension, val token) bool {
 		w.skip(val)
 		return true
 	}
+	var seen keySet
 	w.object(e.urn+":", func(key string, v token) {
 		a, ok := e.def.Attr(key)
 		if !ok {
@@ -329,9 +337,58 @@ func (w *walker) extension(e *extension, val token) bool {
 			w.skip(v)
 			return
 		}
+		if v.t != nil {
+			seen.add(a.Name)
+		}
 		w.attr(e.urn+":"+a.Name, a, v)
 	})
+	if e.required && !w.broken {
+		for i := range e.def.Attributes {
+			a := &e.def.Attributes[i]
+			if a.Required && !neverReturned(a) && !seen.has(a.Name) {
+				w.c.add(e.urn+":"+a.Name, "required by the schema's definition, and missing")
+			}
+		}
+	}
 	return true
+}
+
+// customExtension walks the data of an extension ferry has no definition for and reports
+// whether the user carries it (null does not): it must be an object; what is inside is the
+// extension's own business unless a definition is known (ValidateExtension).
+func (w *walker) customExtension(urn string, val token) bool {
+	if val.t == nil {
+		return false
+	}
+	if !isDelim(val.t, '{') {
+		w.c.add(keyPath(urn), "expected object (extension data), got "+kind(val.t))
+		w.skip(val)
+		return true
+	}
+	if !w.skip(val) {
+		w.c.add(keyPath(urn), msgBadUTF8)
+	}
+	return true
+}
+
+// ValidateExtension checks one extension's data (a raw JSON object) against the schema
+// that defines it, as a SCIM service provider publishes it at /Schemas: every attribute is
+// one the schema defines, of its type (a string where it says string, an integer where
+// integer, ...), multi-valued where it says so, with canonical values; every required
+// attribute is present, except those a server never returns (returned "never", mutability
+// "writeOnly": RFC 7643 §7), which a read cannot be expected to hold. Paths are
+// "URN:attribute".
+func ValidateExtension(def *Schema, data []byte) []Violation {
+	w := &walker{raw: data, dec: stdjson.NewDecoder(bytes.NewReader(data))}
+	w.dec.UseNumber()
+	tok, ok := w.next()
+	if !ok {
+		return w.c.result()
+	}
+	e := &extension{urn: def.ID, def: def, name: def.ID, required: true}
+	w.extension(e, tok)
+	w.trailing()
+	return w.c.result()
 }
 
 // attr walks the value of attribute a at path.

@@ -83,8 +83,14 @@ func TestValidateJSON(t *testing.T) {
 		{"unknown attributes", rec(`"nick":"x","emails":[{"value":"a","label":"home"}],"urn:example:ext:User":{}`), []string{
 			"nick: unknown attribute: not in the core User schema, a known extension or the common attributes",
 			"emails[0].label: unknown sub-attribute of emails",
-			"urn:example:ext:User: unknown attribute: not in the core User schema, a known extension or the common attributes",
+			"urn:example:ext:User: extension data under this URN, but schemas does not list it",
 		}},
+		{"custom extension listed is accepted", `{"schemas":["` + CoreUserURN + `","urn:example:ext:User"],"userName":"x","urn:example:ext:User":{"a":[1,{"b":null}]}}`, nil},
+		{"custom extension listed case-insensitively", `{"schemas":["` + CoreUserURN + `","URN:Example:Ext:User"],"userName":"x","urn:example:ext:User":{"a":1}}`, nil},
+		{"custom extension data not an object", `{"schemas":["` + CoreUserURN + `","urn:example:ext:User"],"userName":"x","urn:example:ext:User":[1]}`, []string{
+			"urn:example:ext:User: expected object (extension data), got array",
+		}},
+		{"custom extension null is unassigned", rec(`"urn:example:ext:User":null`), nil},
 		{"unknown key with control characters is quoted", rec(`"a\nb":1`), []string{
 			`"a\nb": unknown attribute: not in the core User schema, a known extension or the common attributes`,
 		}},
@@ -120,10 +126,11 @@ func TestValidateJSON(t *testing.T) {
 			"schemas: expected array of string, got string",
 			"schemas: does not list the core schema urn:ietf:params:scim:schemas:core:2.0:User",
 		}},
-		{"schemas entries", `{"schemas":["` + CoreUserURN + `",1,"urn:x","` + strings.ToUpper(CoreUserURN) + `"],"userName":"x"}`, []string{
+		{"schemas entries", `{"schemas":["` + CoreUserURN + `",1,"x","` + strings.ToUpper(CoreUserURN) + `","urn:a:b","URN:A:B"],"userName":"x"}`, []string{
 			"schemas[1]: expected string, got number",
-			`schemas[2]: "urn:x" is not a known User schema (urn:ietf:params:scim:schemas:core:2.0:User, urn:ietf:params:scim:schemas:extension:enterprise:2.0:User, urn:ferry:params:scim:schemas:extension:ferry:1.0:User)`,
+			`schemas[2]: "x" is not a schema URN (a User schema is named by a URN, RFC 7643 §3)`,
 			`schemas[3]: "URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER" is listed twice (as schemas[0] too)`,
+			`schemas[5]: "URN:A:B" is listed twice (as schemas[4] too)`,
 		}},
 		{"extension not listed", rec(`"` + ent + `":{"employeeNumber":"1"},"` + ferry + `":{"provider":"auth0"}`), []string{
 			"schemas: does not list urn:ietf:params:scim:schemas:extension:enterprise:2.0:User although the user carries enterprise extension attributes",

@@ -181,11 +181,28 @@ func TestValidateRules(t *testing.T) {
 		{"URNs match case-insensitively", func(u *User) {
 			u.Schemas = []string{strings.ToUpper(CoreUserURN), strings.ToLower(EnterpriseUserURN), FerryUserURN}
 		}, nil},
-		{"unknown URN", func(u *User) { u.Schemas = append(u.Schemas, "urn:example:custom:1.0:User", CoreGroupURN) },
+		{"another resource's or no URN", func(u *User) {
+			u.Schemas = append(u.Schemas, "urn:example:custom:1.0:User", CoreGroupURN, "urn:ietf:params:scim:api:messages:2.0:Error", "acme")
+		},
 			[]string{
-				`schemas[3]: "urn:example:custom:1.0:User" is not a known User schema (urn:ietf:params:scim:schemas:core:2.0:User, urn:ietf:params:scim:schemas:extension:enterprise:2.0:User, urn:ferry:params:scim:schemas:extension:ferry:1.0:User)`,
-				`schemas[4]: "urn:ietf:params:scim:schemas:core:2.0:Group" is not a known User schema (urn:ietf:params:scim:schemas:core:2.0:User, urn:ietf:params:scim:schemas:extension:enterprise:2.0:User, urn:ferry:params:scim:schemas:extension:ferry:1.0:User)`,
+				`schemas[4]: "urn:ietf:params:scim:schemas:core:2.0:Group" is not a User schema (urn:ietf:params:scim:schemas:core:2.0:User, urn:ietf:params:scim:schemas:extension:enterprise:2.0:User, urn:ferry:params:scim:schemas:extension:ferry:1.0:User, or an extension's URN)`,
+				`schemas[5]: "urn:ietf:params:scim:api:messages:2.0:Error" is not a User schema (urn:ietf:params:scim:schemas:core:2.0:User, urn:ietf:params:scim:schemas:extension:enterprise:2.0:User, urn:ferry:params:scim:schemas:extension:ferry:1.0:User, or an extension's URN)`,
+				`schemas[6]: "acme" is not a schema URN (a User schema is named by a URN, RFC 7643 §3)`,
 			}},
+		{"custom extension listed", func(u *User) {
+			u.Schemas = append(u.Schemas, "urn:acme:2.0:User")
+			u.Extensions = []Extension{{URN: "urn:acme:2.0:User", Data: json.RawMessage(`{"badge":7}`)}}
+		}, nil},
+		{"custom extension data not listed or not an object", func(u *User) {
+			u.Extensions = []Extension{
+				{URN: "urn:acme:2.0:User", Data: json.RawMessage(`{"badge":7}`)},
+				{URN: "urn:other:1.0:User", Data: json.RawMessage(`"x"`)},
+			}
+			u.Schemas = append(u.Schemas, "urn:other:1.0:User")
+		}, []string{
+			"urn:other:1.0:User: expected object (extension data), got string",
+			"urn:acme:2.0:User: extension data under this URN, but schemas does not list it",
+		}},
 		{"URN listed twice", func(u *User) { u.Schemas = append(u.Schemas, strings.ToUpper(EnterpriseUserURN)) },
 			[]string{`schemas[3]: "URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER" is listed twice (as schemas[1] too)`}},
 		{"ferry opaque fields of the wrong shape", func(u *User) {

@@ -41,6 +41,17 @@ func decodeSCIM(raw []byte) (*schemas.User, error) {
 func decodeSCIMValid(raw []byte) (*schemas.User, error) {
 	u := new(schemas.User)
 	rest, err := json.Parse(raw, u, json.DisallowUnknownFields)
+	if err != nil {
+		// Custom extension data has no Go field: the strict decode refuses it as unknown.
+		// Only such records pay for taking it out and decoding the rest again.
+		if core, exts, found, xerr := splitExtensions(raw); xerr != nil {
+			return nil, xerr
+		} else if found {
+			u = new(schemas.User)
+			rest, err = json.Parse(core, u, json.DisallowUnknownFields)
+			u.Extensions = exts
+		}
+	}
 	if err == nil && len(trimWS(rest)) > 0 {
 		// Parse stops after the first value: "{...}0" would pass as the user alone.
 		return nil, &FieldError{Field: "(record)", Msg: "not valid JSON"}

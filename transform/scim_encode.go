@@ -108,6 +108,7 @@ func appendSCIMUser(dst []byte, u *schemas.User) ([]byte, error) {
 		b = append(b, `,"`+schemas.FerryUserURN+`":`...)
 		b = appendFerry(b, f)
 	}
+	b = appendExtensions(b, u.Extensions)
 	return append(b, '}'), nil
 }
 

@@ -50,20 +50,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	}
 	defer dst.Close()
 
-	// The sandboxes' credentials reach the commands the way real ones do: the environment.
-	creds := map[string]string{}
-	for _, r := range []*sandbox.Running{src, dst} {
-		for k, v := range r.Env {
-			creds[k] = v
-		}
-	}
-	sub := *e
-	sub.getenv = func(k string) string {
-		if v, ok := creds[k]; ok {
-			return v
-		}
-		return e.getenv(k)
-	}
+	sub := sandboxEnv(e, src, dst)
 	say := func(format string, a ...any) { fmt.Fprintf(e.stdout, "\n== "+format+"\n", a...) }
 	progress := []string{}
 	if *noProgress {
@@ -92,7 +79,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "$ ferry %s\n", shellJoin(st.args))
-		code := run(ctx, &sub, st.args)
+		code := run(ctx, sub, st.args)
 		if ok := st.ok; (ok == nil && code != exitOK) || (ok != nil && !ok(code)) {
 			fmt.Fprintf(e.stderr, "ferry demo: step failed with exit status %d\n", code)
 			return exitAborted

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"filippo.io/age"
 	"github.com/ferry-dev/ferry/internal/backup"
 	"github.com/ferry-dev/ferry/internal/checkpoint"
 	"github.com/ferry-dev/ferry/internal/endpoint"
@@ -202,12 +201,7 @@ func TestFiftyMegabyteLine(t *testing.T) {
 
 func TestEncryptedBackupRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idFile := filepath.Join(dir, "key.txt")
-	os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600)
+	id, idFile := ageKey(t, dir)
 	withKey := func(k string) string {
 		if k == backup.IdentityEnv {
 			return idFile
@@ -263,7 +257,8 @@ func TestDemo(t *testing.T) {
 }
 
 // TestResumeAppendsToLogs resumes a run from a state file: the records before the cursor are
-// not read again, and the rejects written before the crash are kept.
+// not read again, the rejects written before the crash are kept, and the summary is that
+// of the whole migration (both runs), as one clean run would report it.
 func TestResumeAppendsToLogs(t *testing.T) {
 	dir := t.TempDir()
 	sb, err := sandbox.Start(sandbox.Spec{Provider: "scim", Empty: true})
@@ -283,7 +278,7 @@ func TestResumeAppendsToLogs(t *testing.T) {
 	rej := filepath.Join(dir, "rejects.ndjson")
 	os.WriteFile(rej, []byte(`{"ref":"line 1","stage":"decode","reason":"from the run that crashed"}`+"\n"), 0o600)
 	code, out, errs := ferry(t, getenv, "migrate", "--from", in, "--to", sb.Endpoint, "--resume", state, "--rejects", rej, "--json", "--no-progress")
-	if code != exitRejected || !strings.Contains(out, `"read":2`) || !strings.Contains(out, `"written":1`) {
+	if code != exitRejected || !strings.Contains(out, `"read":4`) || !strings.Contains(out, `"written":2`) || !strings.Contains(out, `"rejected":2`) {
 		t.Fatalf("exit %d: %s %s", code, out, errs)
 	}
 	got, _ := os.ReadFile(rej)

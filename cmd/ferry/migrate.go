@@ -123,8 +123,14 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	if err != nil {
 		return s, err
 	}
-	if err := preflight(ctx, e, src, dst, plan, f.policy.createRoles, f.dryRun); err != nil {
+	catChanges, err := preflight(ctx, e, src, dst, plan, f.policy.createRoles, f.dryRun)
+	if err != nil {
 		return s, err
+	}
+	if !f.dryRun {
+		if err := keepCatalog(ctx, e, src, dst); err != nil {
+			return s, err
+		}
 	}
 	cfg := pipeline.Config{
 		Source: src, Sink: dst, Decoder: dec, Encoder: enc, Policies: policies,
@@ -154,10 +160,12 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 		}
 	}
 	var resumed *checkpoint.State
+	var journal *checkpoint.Journal
 	if f.resume != "" && !f.dryRun {
-		if resumed, err = setupResume(f, src, dst, &cfg); err != nil {
+		if resumed, journal, err = setupResume(f, src, dst, &cfg); err != nil {
 			return s, err
 		}
+		defer journal.Close()
 	}
 	for _, l := range []struct {
 		path string
@@ -173,6 +181,14 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 		}
 		defer w.Close()
 		*l.dst = pipeline.NewLog(w)
+	}
+	if cfg.Changes != nil && resumed == nil {
+		// The catalog's spelling changes come first, once: a resumed run logged them before.
+		for i := range catChanges {
+			if err := cfg.Changes.Change(&catChanges[i]); err != nil {
+				return s, fmt.Errorf("--changes %s: %w", f.changes, err)
+			}
+		}
 	}
 	if resumed != nil && cfg.Rejects != nil {
 		// Records replayed after the checkpoint may have been rejected before the crash.
@@ -196,53 +212,128 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	s, err = pipeline.Run(ctx, cfg)
 	stop()
 	if err == nil && cfg.Checkpoint != nil {
-		// A finished run's state says so: the next run with the same file starts afresh.
+		// A finished run's state says so: the next run with the same file starts afresh,
+		// and nothing is in doubt any more.
 		st := stateOf(f, resumed, s.Cursor, s)
 		st.Done = true
-		err = checkpoint.Save(f.resume, st)
+		if err = checkpoint.Save(f.resume, st); err == nil {
+			err = journal.Remove()
+		}
 	}
+	addRuns(&s, resumed)
 	return s, runMirror(ctx, e, dst, names, s, err, &f.mirror, f.dryRun)
 }
 
-// setupResume restarts the source after the state file's cursor, when a previous run
-// left one, and makes the pipeline keep the state. It returns the state resumed from.
-func setupResume(f *runFlags, src core.Source, dst core.Sink, cfg *pipeline.Config) (*checkpoint.State, error) {
-	st, err := checkpoint.Load(f.resume, endpoint.Redact(f.from), endpoint.Redact(f.to))
+// addRuns makes a resumed run's summary that of the whole migration: the records the
+// runs before it committed, up to the cursor it resumed from, plus its own. After any
+// number of crashes the summary reads as one clean run's would.
+func addRuns(s *pipeline.Summary, prev *checkpoint.State) {
+	if prev == nil {
+		return
+	}
+	if s.Cursor == "" {
+		s.Cursor = prev.Cursor // this run committed nothing of its own
+	}
+	s.Read += prev.Read
+	s.Written += prev.Written
+	// A state file from before the split into created and updated counted both as written.
+	s.Created += max(prev.Created, prev.Written-prev.UpdatedUsers)
+	s.Updated += prev.UpdatedUsers
+	s.Rejected += prev.Rejected
+	s.Skipped += prev.Skipped
+	s.Changes += prev.Changes
+}
+
+// setupResume restarts the source after the cursor a previous run left (the later of
+// the state file's and its journal's), makes the pipeline journal every committed batch
+// and every batch sent, and tells it which users an earlier run sent without committing
+// (in doubt). It returns the state resumed from and the open journal.
+func setupResume(f *runFlags, src core.Source, dst core.Sink, cfg *pipeline.Config) (*checkpoint.State, *checkpoint.Journal, error) {
+	from, to := endpoint.Redact(f.from), endpoint.Redact(f.to)
+	st, err := checkpoint.Load(f.resume, from, to)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	jpath := checkpoint.JournalPath(f.resume)
+	replay := &checkpoint.Replay{InDoubt: map[uint64]bool{}}
+	if st == nil || !st.Done {
+		if replay, err = checkpoint.ReadJournal(jpath); err != nil {
+			return nil, nil, err
+		}
+		if l := replay.Last; l != nil {
+			if l.From != from || l.To != to {
+				return nil, nil, fmt.Errorf("checkpoint: %s: %w (from %s to %s): %w", jpath, checkpoint.ErrMismatch, l.From, l.To, core.ErrUsage)
+			}
+			if st == nil || l.Commits > st.Commits {
+				st = l
+			}
+		}
 	}
 	if st == nil || st.Cursor == "" || st.Done {
 		st = nil
 	} else {
 		r, ok := src.(core.Resumer)
 		if !ok {
-			return nil, fmt.Errorf("--resume: source %s cannot restart from a position: %w", src.Name(), core.ErrUsage)
+			return nil, nil, fmt.Errorf("--resume: source %s cannot restart from a position: %w", src.Name(), core.ErrUsage)
 		}
 		if _, isFile := dst.(core.Sequential); isFile {
 			// A file target is written whole or not at all; resuming would leave out the
 			// users committed before the crash.
-			return nil, fmt.Errorf("--resume: target %s is a file, which is rewritten from the start on each run; remove %s to start over: %w", dst.Name(), f.resume, core.ErrUsage)
+			return nil, nil, fmt.Errorf("--resume: target %s is a file, which is rewritten from the start on each run; remove %s to start over: %w", dst.Name(), f.resume, core.ErrUsage)
 		}
 		if err := r.ResumeAfter(st.Cursor); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	cfg.Checkpoint = func(cursor string, s pipeline.Summary) error {
-		return checkpoint.Save(f.resume, stateOf(f, st, cursor, s))
+	j, err := checkpoint.OpenJournal(jpath, replay, st)
+	if err != nil {
+		return nil, nil, err
 	}
-	return st, nil
+	var commits int64 // touched by the committer only, then by Run's end
+	if st != nil {
+		commits = st.Commits
+	}
+	cfg.Journal = func(cursor string, next int64, s pipeline.Summary) error {
+		commits++
+		c := stateOf(f, st, cursor, s)
+		c.Commits = commits
+		return j.Commit(c, next)
+	}
+	cfg.Checkpoint = func(cursor string, s pipeline.Summary) error {
+		c := stateOf(f, st, cursor, s)
+		c.Commits = commits
+		return checkpoint.Save(f.resume, c)
+	}
+	cfg.Sent = func(items []core.Item) error {
+		seqs, marks := make([]int64, len(items)), make([]uint64, len(items))
+		for i := range items {
+			seqs[i], marks[i] = items[i].Seq, checkpoint.Mark(items[i].Ref)
+		}
+		return j.Sent(seqs, marks)
+	}
+	if doubt := replay.InDoubt; len(doubt) > 0 {
+		cfg.InDoubt = func(it core.Item) bool { return doubt[checkpoint.Mark(it.Ref)] }
+	}
+	return st, j, nil
 }
 
 // stateOf is the state to save: the counts of the runs before a resume plus this one's.
 // (checkpoint.Save keeps the resumed-from cursor until this run commits further.)
 func stateOf(f *runFlags, prev *checkpoint.State, cursor string, s pipeline.Summary) *checkpoint.State {
 	st := &checkpoint.State{From: endpoint.Redact(f.from), To: endpoint.Redact(f.to), Cursor: cursor,
-		Read: s.Read, Written: s.Written, Rejected: s.Rejected, Skipped: s.Skipped}
+		Read: s.Read, Written: s.Written, Created: s.Created, UpdatedUsers: s.Updated,
+		Rejected: s.Rejected, Skipped: s.Skipped, Changes: s.Changes}
 	if prev != nil {
 		st.Read += prev.Read
 		st.Written += prev.Written
+		st.Created += prev.Created
+		st.UpdatedUsers += prev.UpdatedUsers
 		st.Rejected += prev.Rejected
 		st.Skipped += prev.Skipped
+		st.Changes += prev.Changes
+		if cursor == "" {
+			st.Cursor = prev.Cursor
+		}
 	}
 	return st
 }

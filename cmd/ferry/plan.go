@@ -107,7 +107,7 @@ func plan(ctx context.Context, e *env, f *runFlags) (*transform.Plan, *load.Role
 	p := planner.Result()
 	var diff *load.RolesDiff
 	if target, ok := dst.(core.RoleReader); ok {
-		need, err := sourceNeeds(ctx, src, target, p)
+		need, _, err := sourceNeeds(ctx, e, src, target, p)
 		if err != nil {
 			return nil, nil, s, err
 		}

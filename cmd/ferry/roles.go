@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ferry-dev/ferry/extract"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/load"
+	"github.com/ferry-dev/ferry/schemas"
 	"github.com/ferry-dev/ferry/transform"
 	"github.com/segmentio/encoding/json"
 )
@@ -16,11 +18,13 @@ func init() {
 }
 
 const rolesExamples = `  ferry roles diff --from auth0://prod.eu.auth0.com --to auth0://standby.eu.auth0.com
-  ferry roles copy --from auth0://prod.eu.auth0.com --to appid://eu-gb/TENANT_ID`
+  ferry roles copy --from auth0://prod.eu.auth0.com --to appid://eu-gb/TENANT_ID
+  ferry roles copy --from backup-2026-11-22.ndjson.gz --to auth0://standby.eu.auth0.com`
 
 func cmdRoles(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "roles", "ferry roles diff|copy --from SRC --to DST [--json]", rolesExamples)
-	from := fs.String("from", "", "source tenant")
+	from := fs.String("from", "", "source: a tenant, a backup (its catalog), or an export file (the roles its users reference)")
+	fromFormat := fs.String("from-format", "", "record format of a source file: scim (default, or the backup's), auth0, auth0-import, appid, appid-cd, oidc")
 	to := fs.String("to", "", "target tenant")
 	asJSON := fs.Bool("json", false, "print the difference as JSON")
 	pos, code, ok := parse(e, fs, args)
@@ -32,7 +36,7 @@ func cmdRoles(ctx context.Context, e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	src, err := extract.Open(ctx, *from, core.Options{Getenv: e.getenv})
+	src, err := extract.Open(ctx, *from, core.Options{Format: *fromFormat, Getenv: e.getenv})
 	if err != nil {
 		return fail(e, "roles", err)
 	}
@@ -44,7 +48,7 @@ func cmdRoles(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return fail(e, "roles", fmt.Errorf("target %s has no roles catalog: %w", dst.Name(), core.ErrUsage))
 	}
-	need, err := sourceNeeds(ctx, src, target, nil)
+	need, _, err := sourceNeeds(ctx, e, src, target, nil)
 	if err != nil {
 		return fail(e, "roles", err)
 	}
@@ -77,17 +81,25 @@ func fail(e *env, cmd string, err error) int {
 }
 
 // sourceNeeds is the catalog the target must hold: the source's roles that users reference
-// (by the plan when there is one, else every role of the source), with their permissions,
-// spelled as the target spells them. nil when the source has no catalog and no plan names
-// roles.
-func sourceNeeds(ctx context.Context, src core.Source, target core.RoleReader, plan *transform.Plan) (*core.Catalog, error) {
+// (by the plan when there is one, else every role and scope of the source's catalog), with
+// their permissions, spelled as the target spells them, and the change-log entries of
+// that spelling. Every source answers: a tenant from its API, a backup from its catalog,
+// another file from the roles its users reference (a first pass). Only a source that can
+// do none of these (stdin) returns nil, and the caller says so.
+func sourceNeeds(ctx context.Context, e *env, src core.Source, target core.RoleReader, plan *transform.Plan) (*core.Catalog, []transform.Change, error) {
 	var cat *core.Catalog
 	if rr, ok := src.(core.RoleReader); ok {
 		c, err := rr.Roles(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("source %s: roles: %w", src.Name(), err)
+		switch {
+		case errors.Is(err, core.ErrNoCatalog):
+			if plan == nil {
+				fmt.Fprintf(e.stderr, "ferry: %v; checking the roles its users reference instead\n", err)
+			}
+		case err != nil:
+			return nil, nil, fmt.Errorf("source %s: roles: %w", src.Name(), err)
+		default:
+			cat = c
 		}
-		cat = c
 	}
 	var names []string
 	switch {
@@ -100,41 +112,159 @@ func sourceNeeds(ctx context.Context, src core.Source, target core.RoleReader, p
 			names = append(names, r.Name)
 		}
 	default:
-		return nil, nil
+		sc, ok := src.(core.RoleScanner)
+		if !ok {
+			return nil, nil, nil
+		}
+		dec, err := transform.DecoderFor(src.Format())
+		if err != nil {
+			return nil, nil, fmt.Errorf("%v: %w", err, core.ErrUsage)
+		}
+		names, err = sc.ReferencedRoles(ctx, func(raw []byte) ([]string, error) {
+			u, err := dec.Decode(raw)
+			if err != nil {
+				return nil, err
+			}
+			return userRoles(u), nil
+		})
+		if errors.Is(err, core.ErrOnePass) {
+			return nil, nil, fmt.Errorf("roles not checked: %w, so the roles its users reference cannot be listed before they are written: save it to a file, or run ferry plan on a copy with --out plan.json and pass --plan plan.json: %w", err, core.ErrUsage)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	need := load.NeedCatalog(cat, names)
+	if plan == nil && cat != nil {
+		// A whole catalog travels whole: also the scopes no role grants (a restore of a
+		// backup recreates every API's scopes, not only those in use).
+		need.Scopes = unionPerms(need.Scopes, cat.Scopes)
+	}
+	var changes []transform.Change
 	if m, ok := target.(core.CatalogMapper); ok {
+		changes = spellingChanges(need, m)
 		need = m.MapCatalog(need)
 	}
-	return need, nil
+	return need, changes, nil
+}
+
+// userRoles names a user's roles as the planner counts them.
+func userRoles(u *schemas.User) []string {
+	var out []string
+	for _, r := range u.Roles {
+		name := r.Value
+		if name == "" {
+			name = r.Display
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+func unionPerms(a, b []core.Permission) []core.Permission {
+	seen := make(map[core.Permission]bool, len(a))
+	for _, p := range a {
+		seen[p] = true
+	}
+	for _, p := range b {
+		if !seen[p] {
+			seen[p] = true
+			a = append(a, p)
+		}
+	}
+	return a
+}
+
+// ruleScopeSpelling names the change-log rule of a scope the target spells differently.
+const ruleScopeSpelling = "catalog-scope-spelling"
+
+// spellingChanges lists, once per scope, what the target's spelling rewrites: the change
+// log then holds the source's spelling of every scope it renamed.
+func spellingChanges(need *core.Catalog, m core.CatalogMapper) []transform.Change {
+	var out []transform.Change
+	seen := map[core.Permission]bool{}
+	check := func(p core.Permission) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		mapped := m.MapCatalog(&core.Catalog{Scopes: []core.Permission{p}})
+		if mapped == nil || len(mapped.Scopes) != 1 || mapped.Scopes[0] == p {
+			return
+		}
+		before, _ := json.Marshal(p.Scope)
+		after, _ := json.Marshal(mapped.Scopes[0].Scope)
+		out = append(out, transform.Change{User: "(catalog)", Path: "scopes[" + p.Resource + "]", Rule: ruleScopeSpelling,
+			Before: before, After: after, Note: "the target does not accept the source's spelling of this scope; roles granting it grant the new spelling"})
+	}
+	for _, p := range need.Scopes {
+		check(p)
+	}
+	for _, r := range need.Roles {
+		for _, p := range r.Permissions {
+			check(p)
+		}
+	}
+	return out
 }
 
 // preflight checks, before any user is written, that the target holds the roles and scopes
 // the users need; with create it makes the missing ones. Targets without a catalog (files)
-// pass.
-func preflight(ctx context.Context, e *env, src core.Source, dst core.Sink, plan *transform.Plan, create, dryRun bool) error {
+// pass. It returns the change-log entries of scopes the target spells differently.
+func preflight(ctx context.Context, e *env, src core.Source, dst core.Sink, plan *transform.Plan, create, dryRun bool) ([]transform.Change, error) {
 	target, ok := dst.(core.RoleReader)
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	need, err := sourceNeeds(ctx, src, target, plan)
+	need, changes, err := sourceNeeds(ctx, e, src, target, plan)
+	if dryRun && errors.Is(err, core.ErrOnePass) {
+		// A dry run writes nothing: it says what the real run will refuse, and goes on.
+		fmt.Fprintf(e.stderr, "ferry: dry run: %v\n", err)
+		return nil, nil
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if need == nil {
-		fmt.Fprintf(e.stderr, "ferry: roles not checked: %s has no roles catalog; run ferry plan --out plan.json and pass --plan plan.json\n", src.Name())
-		return nil
+		fmt.Fprintf(e.stderr, "ferry: roles not checked: %s has no roles catalog and cannot list its users' roles in a first pass; run ferry plan --out plan.json and pass --plan plan.json\n", src.Name())
+		return nil, nil
 	}
 	if dryRun {
 		diff, err := load.Preflight(ctx, need, target)
 		if err == nil && !diff.Empty() {
 			fmt.Fprintf(e.stderr, "ferry: dry run: the target lacks:\n%s", diff.Text())
 		}
-		return err
+		return changes, err
 	}
 	diff, err := load.Ensure(ctx, need, target, create)
 	if err == nil && !diff.Empty() {
 		fmt.Fprintf(e.stderr, "ferry: created in the target:\n%s", diff.Text())
 	}
-	return err
+	return changes, err
+}
+
+// keepCatalog hands the source's catalog to a sink that stores it (a backup file), so
+// the backup can restore roles, scopes and memberships. A source without one is said.
+func keepCatalog(ctx context.Context, e *env, src core.Source, dst core.Sink) error {
+	k, ok := dst.(core.CatalogKeeper)
+	if !ok {
+		return nil
+	}
+	rr, ok := src.(core.RoleReader)
+	if !ok {
+		fmt.Fprintf(e.stderr, "ferry: %s has no roles catalog: the backup holds the users and their role names only\n", src.Name())
+		return nil
+	}
+	cat, err := rr.Roles(ctx)
+	if errors.Is(err, core.ErrNoCatalog) {
+		fmt.Fprintf(e.stderr, "ferry: %v: the backup holds the users and their role names only\n", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("source %s: roles catalog for the backup: %w", src.Name(), err)
+	}
+	if err := k.KeepCatalog(cat); err != nil {
+		fmt.Fprintf(e.stderr, "ferry: %v\n", err)
+	}
+	return nil
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 
 	"github.com/ferry-dev/ferry/internal/sandbox"
+	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -30,6 +32,24 @@ func cmdSandbox(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&spec.Listen, "listen", "127.0.0.1:0", "address to serve on (loopback only)")
 	fs.BoolVar(&spec.Empty, "empty", false, "start without users or roles (a migration target)")
 	asJSON := fs.Bool("json", false, `print one line {"provider","url","endpoint","env"} and serve`)
+	fs.Func("scim-extension", "a file holding a custom User extension schema (RFC 7643 §7) the SCIM tenant publishes and accepts; repeatable", func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		defs, err := schemas.ParseSchemas(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, d := range defs {
+			raw, err := json.Marshal(d)
+			if err != nil {
+				return err
+			}
+			spec.SCIMExtensions = append(spec.SCIMExtensions, raw)
+		}
+		return nil
+	})
 	if _, code, ok := parse(e, fs, args); !ok {
 		return code
 	}

@@ -13,11 +13,13 @@ func init() {
 }
 
 const verifyExamples = `  ferry verify backup-2026-11-22.ndjson.gz
-  ferry verify --json backup.ndjson.gz && echo "backup is sound"`
+  ferry verify --json backup.ndjson.gz && echo "backup is sound"
+  ferry verify --restore-to auth0 backup.ndjson.gz   # cron: a restore rehearsal into a throwaway sandbox`
 
-func cmdVerify(_ context.Context, e *env, args []string) int {
-	fs := newFlags(e, "verify", "ferry verify [--json] BACKUP", verifyExamples)
+func cmdVerify(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "verify", "ferry verify [--json] [--restore-to auth0|appid] BACKUP", verifyExamples)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	restoreTo := fs.String("restore-to", "", "also restore the backup into a throwaway sandbox tenant (auth0 or appid) and compare users, roles and memberships")
 	pos, code, ok := parse(e, fs, args)
 	if !ok {
 		return code
@@ -37,6 +39,16 @@ func cmdVerify(_ context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "ferry verify: %v\n", err)
 		return exitAborted
 	}
+	if *restoreTo != "" && err == nil {
+		if rep.Catalog == "none" {
+			fmt.Fprintf(e.stderr, "ferry verify: %s: no catalog in this backup: the roles its users reference are compared\n", pos[0])
+		}
+		rr, err := rehearseRestore(ctx, e, pos[0], *restoreTo)
+		if err != nil {
+			return fail(e, "verify", err)
+		}
+		return printRestore(e, pos[0], rr, *asJSON)
+	}
 	if *asJSON {
 		// Embedded by value: segmentio mis-handles an embedded pointer (checkptr fault).
 		out := struct {
@@ -54,6 +66,14 @@ func cmdVerify(_ context.Context, e *env, args []string) int {
 	}
 	if !*asJSON {
 		fmt.Fprintf(e.stdout, "%s: OK: %d users, %d bytes, sha256 %s (from %s, %s)\n", pos[0], rep.Users, rep.Bytes, rep.SHA256, rep.Manifest.Source, rep.Manifest.Created.Format("2006-01-02 15:04:05Z07:00"))
+		switch rep.Catalog {
+		case "none":
+			fmt.Fprintf(e.stdout, "%s: no catalog in this backup (a restore checks the roles its users reference)\n", pos[0])
+		case "checked":
+			fmt.Fprintf(e.stdout, "%s: catalog OK: %d roles, %d scopes\n", pos[0], rep.Roles, rep.Scopes)
+		case "checksum":
+			fmt.Fprintf(e.stdout, "%s: catalog checksum OK (encrypted: set %s to check its content)\n", pos[0], backup.IdentityEnv)
+		}
 	}
 	return exitOK
 }

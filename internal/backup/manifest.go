@@ -33,6 +33,9 @@ type Manifest struct {
 	Encrypted     bool      `json:"encrypted,omitempty"`
 	// Since is set for an incremental backup: users changed after this time only.
 	Since *time.Time `json:"since,omitempty"`
+	// Catalog lists the source's roles catalog file; nil in a backup written before
+	// backups carried one, or of a source without a catalog.
+	Catalog *CatalogEntry `json:"catalog,omitempty"`
 }
 
 // ManifestPath is where the manifest of a data file lives.
@@ -83,6 +86,11 @@ type Report struct {
 	// Counted is false for an encrypted file verified without its identity: only the
 	// checksum was checked.
 	Counted bool `json:"counted"`
+	// Catalog is the catalog file's verdict: "none" (no catalog in this backup),
+	// "checked" (checksum, parse and counts), or "checksum" (encrypted, no identity given).
+	Catalog string `json:"catalog"`
+	Roles   int    `json:"roles,omitempty"`
+	Scopes  int    `json:"scopes,omitempty"`
 }
 
 // Verify checks the data file against its manifest: size and checksum of the stored bytes,
@@ -117,6 +125,7 @@ func Verify(path string, identities ...age.Identity) (*Report, error) {
 			errs = append(errs, fmt.Errorf("%w: file holds %d users, manifest says %d", ErrCount, rep.Users, m.Users))
 		}
 	}
+	errs = append(errs, verifyCatalog(path, m, identities, rep)...)
 	for _, e := range errs {
 		rep.Problems = append(rep.Problems, e.Error())
 	}
@@ -146,4 +155,26 @@ func countRecords(path string, ids []age.Identity) (int64, error) {
 		}
 		n++
 	}
+}
+
+// verifyCatalog checks the catalog file the manifest lists: checksum always, content and
+// counts when it can be read (plain, or encrypted with identities given).
+func verifyCatalog(path string, m *Manifest, identities []age.Identity, rep *Report) []error {
+	if m.Catalog == nil {
+		rep.Catalog = "none"
+		return nil
+	}
+	if m.Catalog.Encrypted && len(identities) == 0 {
+		if _, err := readCatalogBytes(path, m.Catalog); err != nil {
+			return []error{err}
+		}
+		rep.Catalog = "checksum"
+		return nil
+	}
+	c, err := readCatalog(path, m, identities)
+	if err != nil {
+		return []error{err}
+	}
+	rep.Catalog, rep.Roles, rep.Scopes = "checked", len(c.Roles), len(c.Scopes)
+	return nil
 }

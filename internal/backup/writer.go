@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/fileio"
 )
 
@@ -31,6 +32,9 @@ type Writer struct {
 	container fileio.Container
 	n         int64
 	meta      Manifest
+	// catalog, when set, is written beside the data at Commit, encrypted like it.
+	catalog    *core.Catalog
+	recipients []age.Recipient
 }
 
 // Create starts a record file. The data goes to a 0600 temp file in the same directory, so
@@ -43,7 +47,7 @@ func Create(path string, meta Manifest, recipients ...age.Recipient) (*Writer, e
 
 // CreateTo is Create with the writer that stands for "-" (nil: os.Stdout).
 func CreateTo(path string, stdout io.Writer, meta Manifest, recipients ...age.Recipient) (*Writer, error) {
-	w := &Writer{path: path, meta: meta, sum: sha256.New()}
+	w := &Writer{path: path, meta: meta, sum: sha256.New(), recipients: recipients}
 	w.container, _ = fileio.ContainerOf(path)
 	var sink io.Writer
 	if path == "-" {
@@ -114,6 +118,10 @@ func (w *Writer) WriteRecord(rec []byte) error {
 	return nil
 }
 
+// SetCatalog makes Commit write c as the backup's catalog file, before the manifest that
+// lists it. A stdout stream has no manifest and keeps no catalog.
+func (w *Writer) SetCatalog(c *core.Catalog) { w.catalog = c }
+
 // Count is the number of records written so far.
 func (w *Writer) Count() int64 { return w.n }
 
@@ -137,7 +145,25 @@ func (w *Writer) Commit() error {
 	if w.meta.Created.IsZero() {
 		w.meta.Created = time.Now().UTC()
 	}
-	return WriteManifest(ManifestPath(w.path), &w.meta)
+	w.meta.Catalog = nil
+	if w.catalog != nil {
+		e, err := writeCatalog(w.path, w.catalog, w.recipients)
+		if err != nil {
+			return err
+		}
+		w.meta.Catalog = e
+	}
+	if err := WriteManifest(ManifestPath(w.path), &w.meta); err != nil {
+		return err
+	}
+	// A catalog left by an earlier backup under this name is not this backup's: only once
+	// the manifest no longer lists it can it go.
+	for _, enc := range []bool{false, true} {
+		if p := CatalogPath(w.path, enc); w.meta.Catalog == nil || filepath.Base(p) != w.meta.Catalog.File {
+			os.Remove(p)
+		}
+	}
+	return nil
 }
 
 // finish flushes every layer and renames the temp file into place.

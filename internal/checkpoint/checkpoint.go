@@ -22,12 +22,19 @@ type State struct {
 	To      string    `json:"to"`
 	Cursor  string    `json:"cursor"`
 	Updated time.Time `json:"updated"`
-	// Counts so far, for the operator; the resumed run counts afresh from the cursor.
-	Read     int64 `json:"read"`
-	Written  int64 `json:"written"`
-	Rejected int64 `json:"rejected"`
-	Skipped  int64 `json:"skipped"`
-	Done     bool  `json:"done"`
+	// Counts of the records up to Cursor, over every run of the migration: a resumed run
+	// adds its own, so its summary is that of the whole migration.
+	Read         int64 `json:"read"`
+	Written      int64 `json:"written"`
+	Created      int64 `json:"created,omitempty"`
+	UpdatedUsers int64 `json:"updated_users,omitempty"`
+	Rejected     int64 `json:"rejected"`
+	Skipped      int64 `json:"skipped"`
+	Changes      int64 `json:"changes,omitempty"`
+	// Commits counts the checkpoints of the migration: of a state file and its journal,
+	// the one with more is the later.
+	Commits int64 `json:"commits,omitempty"`
+	Done    bool  `json:"done"`
 }
 
 // ErrMismatch means the state file belongs to another migration.

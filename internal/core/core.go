@@ -72,6 +72,10 @@ type Item struct {
 	Raw  []byte        // the original record, for rejects
 	User *schemas.User // the canonical user after every policy
 	Data []byte        // User encoded in the sink's Format
+	// InDoubt says an earlier run of this migration sent this user to the target and died
+	// before committing it: the target may hold it, written by this migration. Set for
+	// Verifier.Verify only.
+	InDoubt bool
 }
 
 // Outcome is what became of one user.
@@ -106,6 +110,30 @@ type Result struct {
 	Reason string
 	// TargetID is the user's id in the target, when the sink learns it (for role assignment).
 	TargetID string
+	// Exists marks a rejection because the target already holds a user with this user's
+	// key (SCIM 409 uniqueness, Auth0 DUPLICATED_USER, App ID "already exists"). That user
+	// may be this one, written by an earlier run of the same migration that crashed: a
+	// Verifier tells.
+	Exists bool
+}
+
+// Verifier is a Sink that can read a user back from the target and compare it with what
+// ferry would write. The pipeline asks it about the users the sink refused as existing
+// (Result.Exists): one the target holds as ferry would write it is not a conflict (a
+// re-run, or a resume that replays users written before the crash); one with other data
+// stays rejected, naming the target's user. Verify never writes.
+type Verifier interface {
+	Verify(ctx context.Context, items []Item) ([]Verdict, error)
+}
+
+// Verdict is what a Verifier found of one user, in the order of the items asked about.
+type Verdict struct {
+	Found    bool   // the target holds a user with this user's key
+	Same     bool   // and it holds what ferry would write
+	TargetID string // the target's id of that user
+	// Diff names what differs when Found and not Same: attribute names only, never values
+	// (they may be secrets).
+	Diff string
 }
 
 // Sink writes users to a tenant or a file.
@@ -170,6 +198,20 @@ type RoleReader interface {
 	Roles(ctx context.Context) (*Catalog, error)
 }
 
+// RoleScanner is a Source that can list the role names its users reference by a first
+// pass over its records, before the run reads them again: a file, which can be read twice.
+// It returns ErrOnePass when it cannot (stdin).
+type RoleScanner interface {
+	ReferencedRoles(ctx context.Context, decode func([]byte) ([]string, error)) ([]string, error)
+}
+
+// CatalogKeeper is a Sink that stores the source's catalog beside the users, so a restore
+// can recreate roles, scopes and memberships (a backup file). It is given the catalog
+// before the first Write; a keeper that cannot store it (stdout) says so in the error.
+type CatalogKeeper interface {
+	KeepCatalog(*Catalog) error
+}
+
 // RoleWriter creates missing scopes and roles in a target, scopes first.
 type RoleWriter interface {
 	CreateRoles(ctx context.Context, missing *Catalog) error
@@ -229,4 +271,13 @@ var (
 	ErrUsage = errors.New("usage")
 	// ErrAborted marks a run stopped before completion (exit 3).
 	ErrAborted = errors.New("aborted")
+	// ErrNoCatalog is what a RoleReader answers when it has no catalog to give after all (a
+	// backup written before backups carried one): the caller falls back to the roles the
+	// users reference.
+	ErrNoCatalog = errors.New("no roles catalog")
+	// ErrOnePass is what a RoleScanner answers when its records can be read only once.
+	ErrOnePass = errors.New("the source can be read only once")
+	// ErrHostile marks a server answer that would make a naive reader loop forever or lose
+	// users: a cursor seen twice, pages that bring nothing new, a location on a foreign host.
+	ErrHostile = errors.New("inconsistent server answer")
 )

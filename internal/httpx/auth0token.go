@@ -45,6 +45,7 @@ func (a *Auth0ClientCredentials) request() (*Client, *Request, any, error) {
 	if audience == "" {
 		audience = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/api/v2/"}).String()
 	}
+	a.g.describe("client credentials", "the client id and secret (AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET) and that the application may call the API "+audience)
 	c, err := New(Config{Name: "auth0 token", BaseURL: a.TokenURL, Secrets: []string{a.ClientSecret},
 		Transport: a.Transport, Now: a.Now, MaxRetries: 4})
 	if err != nil {

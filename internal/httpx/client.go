@@ -395,6 +395,10 @@ func causeText(err error) string {
 	if ue, ok := err.(*url.Error); ok && ue.Err != nil {
 		return ue.Err.Error()
 	}
+	var ge *GrantError
+	if errors.As(err, &ge) {
+		return ge.Error() // names the token endpoint, which the caller's URL is not
+	}
 	var se *StatusError
 	if errors.As(err, &se) {
 		s := fmt.Sprintf("%d %s", se.Status, http.StatusText(se.Status))

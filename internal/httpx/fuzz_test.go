@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -124,6 +125,39 @@ func FuzzTokenResponse(f *testing.F) {
 		}
 		if ttl := r.ttl(time.Unix(1_700_000_000, 0)); ttl > 30*24*time.Hour {
 			t.Fatalf("ttl %s from %s", ttl, b)
+		}
+	})
+}
+
+// FuzzGrantRefusal: whatever a token endpoint answers with a 4xx, the refusal is one line
+// that keeps the endpoint's code when it sent one, and never panics.
+func FuzzGrantRefusal(f *testing.F) {
+	for _, s := range []string{
+		`{"error":"access_denied","error_description":"Unauthorized"}`,
+		`{"error":"unauthorized_client","error_description":"Grant type 'client_credentials' not allowed for the client."}`,
+		`{"errorCode":"BXNIM0415E","errorMessage":"Provided API key could not be found","context":{"requestId":"x"}}`,
+		`{"error":{"nested":true},"errorMessage":7}`,
+		`not json`, ``,
+	} {
+		f.Add(s, 401)
+	}
+	f.Fuzz(func(t *testing.T, body string, status int) {
+		se := &StatusError{Name: "auth0 token", Method: "POST", URL: "https://t/oauth/token", Status: status,
+			Body: snippet([]byte(body), newScrubber(nil))}
+		g := &grant{}
+		g.describe("client credentials", "the credentials")
+		err := g.refusal(se)
+		msg := err.Error()
+		if strings.ContainsAny(msg, "\n\r") {
+			t.Fatalf("refusal is not one line: %q", msg)
+		}
+		var ge *GrantError
+		isGrant := errors.As(err, &ge)
+		if want := status >= 400 && status <= 499 && status != 429; isGrant != want {
+			t.Fatalf("status %d: GrantError %v, want %v", status, isGrant, want)
+		}
+		if isGrant && !errors.Is(err, se) && ge.Err != se {
+			t.Fatal("GrantError does not unwrap to the status error")
 		}
 	})
 }

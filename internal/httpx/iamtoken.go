@@ -35,6 +35,7 @@ func (m *IBMIAM) request() (*Client, *Request, any, error) {
 	if m.APIKey == "" {
 		return nil, nil, nil, errors.New("iam token: no API key")
 	}
+	m.g.describe("API key", "the IBM Cloud API key (IBMCLOUD_API_KEY)")
 	c, err := New(Config{Name: "iam token", BaseURL: cmp(m.URL, DefaultIAMURL), Secrets: []string{m.APIKey},
 		Transport: m.Transport, Now: m.Now, MaxRetries: 4})
 	if err != nil {

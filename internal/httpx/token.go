@@ -3,8 +3,12 @@ package httpx
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
+
+	"github.com/segmentio/encoding/json"
 )
 
 // TokenSource yields the bearer token for the next request. Implementations must be safe
@@ -153,6 +157,71 @@ type grant struct {
 	once  sync.Once
 	err   error
 	cache *tokenCache
+	// kind names the grant ("client credentials", "API key") and hint the settings a user
+	// should check when the token endpoint refuses it; set by the request builder.
+	kind, hint string
+}
+
+// describe names the grant for GrantError; request builders call it.
+func (g *grant) describe(kind, hint string) { g.kind, g.hint = kind, hint }
+
+// GrantError is a token endpoint's refusal (4xx but 429) of a grant: wrong credentials, a
+// client not allowed the grant or the audience. It carries the endpoint's own code and
+// description (OAuth 2.0 error/error_description, RFC 6749 §5.2, as Auth0 answers; IBM IAM's
+// errorCode/errorMessage) and unwraps to the *StatusError, so errors.Is(err, ErrUnauthorized)
+// and ErrForbidden still hold. Like every error of this package it holds no secret.
+type GrantError struct {
+	Grant       string // "client credentials", "API key"
+	Code        string // access_denied, unauthorized_client, BXNIM0415E, ...
+	Description string
+	Hint        string
+	Err         *StatusError
+}
+
+func (e *GrantError) Error() string {
+	msg := fmt.Sprintf("%s: %s %s refused the %s grant: %d", e.Err.Name, e.Err.Method, e.Err.URL, e.Grant, e.Err.Status)
+	detail := e.Code
+	if e.Description != "" {
+		if detail != "" {
+			detail += ": "
+		}
+		detail += e.Description
+	}
+	if detail == "" {
+		detail = e.Err.Body
+	}
+	if detail != "" {
+		msg += " " + detail
+	}
+	if e.Hint != "" {
+		msg += "; check " + e.Hint
+	}
+	return msg
+}
+
+func (e *GrantError) Unwrap() error { return e.Err }
+
+// refusal turns a token endpoint's 4xx answer into a GrantError; other errors pass.
+func (g *grant) refusal(err error) error {
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status < 400 || se.Status > 499 || se.Status == http.StatusTooManyRequests {
+		return err
+	}
+	ge := &GrantError{Grant: cmp(g.kind, "token"), Hint: g.hint, Err: se}
+	var body map[string]json.RawMessage
+	if json.Unmarshal([]byte(se.Body), &body) == nil {
+		text := func(keys ...string) string {
+			for _, k := range keys {
+				var s string
+				if json.Unmarshal(body[k], &s) == nil && s != "" {
+					return s
+				}
+			}
+			return ""
+		}
+		ge.Code, ge.Description = text("error", "errorCode"), text("error_description", "errorMessage")
+	}
+	return ge
 }
 
 // grantRequest builds a grant's token client and its request; in is the JSON body, or
@@ -169,7 +238,7 @@ func (g *grant) start(build grantRequest) {
 		g.cache = &tokenCache{now: c.clk.now, fetch: func(ctx context.Context) (string, time.Duration, error) {
 			var out tokenResponse
 			if _, err := c.DoJSON(ctx, r, in, &out); err != nil {
-				return "", 0, err
+				return "", 0, g.refusal(err)
 			}
 			return out.AccessToken, out.ttl(c.clk.now()), nil
 		}}

@@ -45,9 +45,21 @@ type Config struct {
 	Changes *Log // optional: every change a policy made
 	Stats   *Stats
 	// Checkpoint is called with the source cursor up to which every record is committed
-	// (written, rejected or skipped), at most every CheckpointEvery and once at the end.
+	// (written, rejected or skipped) and the counts of those records, at most every
+	// CheckpointEvery and once at the end.
 	Checkpoint      func(cursor string, s Summary) error
 	CheckpointEvery time.Duration
+	// Journal, when set, is called like Checkpoint but after every sink batch that moves
+	// the committed prefix, with next the seq of the first record not yet committed: the
+	// per-batch checkpoint, so a crash replays at most the batches in flight.
+	Journal func(cursor string, next int64, s Summary) error
+	// Sent, when set, is told of every batch before it goes to the sink (the journal notes
+	// who may be in the target if the run dies before the batch commits).
+	Sent func(items []core.Item) error
+	// InDoubt says whether an earlier run of this migration sent this user to the target
+	// without committing it: a user a Verifier finds there as ferry would write it then
+	// counts as created (the clean run would have created it), not as unchanged.
+	InDoubt func(core.Item) bool
 	// Stop, when closed, stops reading; what was read is still transformed and written.
 	Stop <-chan struct{}
 }
@@ -98,6 +110,7 @@ type entry struct {
 type batch struct {
 	entries []*entry
 	items   []core.Item
+	sink    bool // went to the sink (not a record rejected before it)
 }
 
 // Run runs the pipeline. A fatal error (source unreadable, target gone) aborts the sink
@@ -200,7 +213,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return nil
 	})
 
-	c := committer{cfg: &cfg, pending: map[int64]string{}, last: time.Now()}
+	c := committer{cfg: &cfg, pending: map[int64]settled{}, last: time.Now()}
 	g.Go(func() error { return c.run(gctx, done) })
 
 	err := g.Wait()

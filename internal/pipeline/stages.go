@@ -227,12 +227,30 @@ func (cfg *Config) write(ctx context.Context, b *batch) error {
 		}
 		return nil
 	}
+	if cfg.Sent != nil {
+		if err := cfg.Sent(b.items); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	b.sink = true
 	res, err := cfg.Sink.Write(ctx, b.items)
 	if err != nil {
 		return fmt.Errorf("target %s: %w", cfg.Sink.Name(), err)
 	}
 	if len(res) != len(b.items) {
 		return fmt.Errorf("target %s: %d results for %d users", cfg.Sink.Name(), len(res), len(b.items))
+	}
+	if err := cfg.verify(ctx, b.items, res); err != nil {
+		return err
+	}
+	if cfg.InDoubt != nil {
+		// --upsert found the user as ferry would write it: written by the run that crashed,
+		// as the clean run would have reported it.
+		for i := range res {
+			if res[i].Outcome == core.Unchanged && cfg.InDoubt(b.items[i]) {
+				res[i].Outcome = core.Created
+			}
+		}
 	}
 	for i, r := range res {
 		e := b.entries[i]
@@ -250,15 +268,83 @@ func (cfg *Config) write(ctx context.Context, b *batch) error {
 	return nil
 }
 
+// verify settles the users the sink refused as already in the target, when it can read
+// them back: the same data is no conflict (counted created when an earlier run of this
+// migration sent the user, unchanged otherwise); other data stays rejected, naming the
+// target's user, and is never overwritten without --upsert.
+func (cfg *Config) verify(ctx context.Context, items []core.Item, res []core.Result) error {
+	v, ok := cfg.Sink.(core.Verifier)
+	if !ok {
+		return nil
+	}
+	var idx []int
+	var ask []core.Item
+	for i, r := range res {
+		if r.Outcome == core.Rejected && r.Exists {
+			it := items[i]
+			it.InDoubt = cfg.InDoubt != nil && cfg.InDoubt(it)
+			idx = append(idx, i)
+			ask = append(ask, it)
+		}
+	}
+	if len(ask) == 0 {
+		return nil
+	}
+	verdicts, err := v.Verify(ctx, ask)
+	if err != nil {
+		return fmt.Errorf("target %s: verify existing users: %w", cfg.Sink.Name(), err)
+	}
+	if len(verdicts) != len(ask) {
+		return fmt.Errorf("target %s: %d verdicts for %d users", cfg.Sink.Name(), len(verdicts), len(ask))
+	}
+	for k, i := range idx {
+		d, r, inDoubt := verdicts[k], &res[i], ask[k].InDoubt
+		switch {
+		case d.Same:
+			out := core.Unchanged
+			if inDoubt {
+				out = core.Created
+			}
+			*r = core.Result{Outcome: out, TargetID: d.TargetID}
+		case d.Found:
+			r.Reason += fmt.Sprintf("; the target's user %s holds other data (%s)", orUnknownID(d.TargetID), d.Diff)
+			if inDoubt {
+				r.Reason += ", although a run of this migration that crashed sent this user: it has changed in the target since"
+			} else {
+				r.Reason += ", not written by this migration"
+			}
+			r.Reason += "; not overwritten without --upsert"
+		}
+	}
+	return nil
+}
+
+func orUnknownID(id string) string {
+	if id == "" {
+		return "(id unknown)"
+	}
+	return id
+}
+
 // committer counts outcomes, writes rejects and changes, and advances the checkpoint: the
 // cursor of the last record such that it and every record before it are committed.
 type committer struct {
-	cfg     *Config
-	sum     Summary
-	pending map[int64]string
+	cfg *Config
+	sum Summary // every record committed
+	// done counts the committed prefix: the records up to cursor. Batches finish out of
+	// order, and a checkpoint must count only what a resumed run will not read again.
+	done    Summary
+	pending map[int64]settled
 	next    int64
 	cursor  string
 	last    time.Time
+}
+
+// settled is what the prefix needs of a committed record that is not yet part of it.
+type settled struct {
+	cursor  string
+	outcome core.Outcome
+	changes int64
 }
 
 func (c *committer) run(ctx context.Context, done <-chan *batch) error {
@@ -268,19 +354,44 @@ func (c *committer) run(ctx context.Context, done <-chan *batch) error {
 			if !ok {
 				return nil
 			}
-			for _, e := range b.entries {
-				if err := c.commit(e); err != nil {
-					return err
+			before := c.next
+			sink := b.sink
+			if err := c.commitBatch(b); err != nil {
+				return err
+			}
+			// Take what else is ready before syncing: one journal line for all of it.
+		more:
+			for {
+				select {
+				case b, ok := <-done:
+					if !ok {
+						break more
+					}
+					sink = sink || b.sink
+					if err := c.commitBatch(b); err != nil {
+						return err
+					}
+				default:
+					break more
 				}
 			}
-			if c.cfg.Checkpoint != nil && time.Since(c.last) >= c.cfg.CheckpointEvery {
-				c.last = time.Now()
+			journal := c.cfg.Journal != nil && sink && c.next > before
+			timer := c.cfg.Checkpoint != nil && time.Since(c.last) >= c.cfg.CheckpointEvery
+			if journal || timer {
 				// The logs first: once the cursor moves past a record, a crash must not
 				// take its reject line or its changes with it.
 				if err := c.flushLogs(); err != nil {
 					return err
 				}
-				if err := c.cfg.Checkpoint(c.cursor, c.sum); err != nil {
+			}
+			if journal {
+				if err := c.cfg.Journal(c.cursor, c.next, c.prefix()); err != nil {
+					return fmt.Errorf("checkpoint: %w", err)
+				}
+			}
+			if timer {
+				c.last = time.Now()
+				if err := c.cfg.Checkpoint(c.cursor, c.prefix()); err != nil {
 					return fmt.Errorf("checkpoint: %w", err)
 				}
 			}
@@ -290,22 +401,48 @@ func (c *committer) run(ctx context.Context, done <-chan *batch) error {
 	}
 }
 
+func (c *committer) commitBatch(b *batch) error {
+	for _, e := range b.entries {
+		if err := c.commit(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// count adds one record's outcome to s.
+func count(s *Summary, o core.Outcome, changes int64) {
+	switch o {
+	case core.Created:
+		s.Created++
+		s.Written++
+	case core.Updated:
+		s.Updated++
+		s.Written++
+	case core.Unchanged:
+		s.Skipped++
+	case core.Rejected:
+		s.Rejected++
+	}
+	s.Changes += changes
+}
+
+// prefix is the summary of the committed prefix, as a checkpoint records it.
+func (c *committer) prefix() Summary {
+	s := c.done
+	s.Read = c.next
+	s.Cursor = c.cursor
+	return s
+}
+
 func (c *committer) commit(e *entry) error {
 	st := c.cfg.Stats
 	switch e.outcome {
-	case core.Created:
-		c.sum.Created++
-		c.sum.Written++
-		st.Written.Add(1)
-	case core.Updated:
-		c.sum.Updated++
-		c.sum.Written++
+	case core.Created, core.Updated:
 		st.Written.Add(1)
 	case core.Unchanged:
-		c.sum.Skipped++
 		st.Skipped.Add(1)
 	case core.Rejected:
-		c.sum.Rejected++
 		st.Rejected.Add(1)
 		if c.cfg.Rejects != nil {
 			if err := c.cfg.Rejects.Reject(e); err != nil {
@@ -315,7 +452,7 @@ func (c *committer) commit(e *entry) error {
 	default:
 		return fmt.Errorf("pipeline: %s: no outcome (sink returned %v)", e.rec.Ref, e.outcome)
 	}
-	c.sum.Changes += int64(len(e.changes))
+	count(&c.sum, e.outcome, int64(len(e.changes)))
 	if c.cfg.Changes != nil {
 		for i := range e.changes {
 			if err := c.cfg.Changes.Change(&e.changes[i]); err != nil {
@@ -323,27 +460,37 @@ func (c *committer) commit(e *entry) error {
 			}
 		}
 	}
-	c.pending[e.seq] = e.rec.Cursor
+	c.pending[e.seq] = settled{cursor: e.rec.Cursor, outcome: e.outcome, changes: int64(len(e.changes))}
 	for {
-		cur, ok := c.pending[c.next]
+		p, ok := c.pending[c.next]
 		if !ok {
 			break
 		}
 		delete(c.pending, c.next)
 		c.next++
-		if cur != "" {
-			c.cursor = cur
+		count(&c.done, p.outcome, p.changes)
+		if p.cursor != "" {
+			c.cursor = p.cursor
 		}
 	}
 	return nil
 }
 
+// finish records the last checkpoint: the committed prefix, which is every record read
+// unless the run failed with batches out of order.
 func (c *committer) finish(s Summary) error {
 	if err := c.flushLogs(); err != nil {
 		return err
 	}
+	p := c.prefix()
+	p.Seconds, p.DryRun, p.Interrupted = s.Seconds, s.DryRun, s.Interrupted
+	if c.cfg.Journal != nil && !s.DryRun {
+		if err := c.cfg.Journal(c.cursor, c.next, p); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
 	if c.cfg.Checkpoint != nil {
-		if err := c.cfg.Checkpoint(c.cursor, s); err != nil {
+		if err := c.cfg.Checkpoint(c.cursor, p); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}

@@ -32,6 +32,9 @@ type Spec struct {
 	Listen   string // default 127.0.0.1:0
 	// Empty starts a tenant with no users and (Auth0) no roles: a migration target.
 	Empty bool
+	// SCIMExtensions are custom User extension schemas (RFC 7643 §7) the SCIM tenant
+	// publishes and accepts, beside the enterprise one.
+	SCIMExtensions []json.RawMessage
 }
 
 // Running is a started tenant.
@@ -106,7 +109,7 @@ func Start(spec Spec) (*Running, error) {
 		for i := range users {
 			users[i] = gen.SCIM(spec.Seed, i, gen.Options{Nasty: spec.Nasty})
 		}
-		s, err := scim.New(scim.Config{Users: users, BasePath: "/scim/v2"})
+		s, err := scim.New(scim.Config{Users: users, BasePath: "/scim/v2", Extensions: spec.SCIMExtensions})
 		if err != nil {
 			ln.Close()
 			return nil, err

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -331,15 +332,16 @@ func readRejects(t *testing.T, path string) []reject {
 
 // summary is ferry's --json output.
 type summary struct {
-	Read     int64  `json:"read"`
-	Written  int64  `json:"written"`
-	Created  int64  `json:"created"`
-	Updated  int64  `json:"updated"`
-	Rejected int64  `json:"rejected"`
-	Skipped  int64  `json:"skipped"`
-	Cursor   string `json:"cursor"`
-	Status   int    `json:"exit_status"`
-	Error    string `json:"error"`
+	Read        int64  `json:"read"`
+	Written     int64  `json:"written"`
+	Created     int64  `json:"created"`
+	Updated     int64  `json:"updated"`
+	Rejected    int64  `json:"rejected"`
+	Skipped     int64  `json:"skipped"`
+	Cursor      string `json:"cursor"`
+	Interrupted bool   `json:"interrupted"`
+	Status      int    `json:"exit_status"`
+	Error       string `json:"error"`
 }
 
 type state struct {
@@ -349,13 +351,42 @@ type state struct {
 
 // crashRun is the record of one crash campaign.
 type crashRun struct {
-	Crashes   int
+	Crashes   int // kills and graceful stops (signals) that ended a run early
+	Signals   int // of which graceful stops
 	Runs      int
 	Cursors   []string
 	Final     summary
 	Rejects   map[string]reject // by source ref, across every run's rejects file
 	RejectDup int               // refs rejected in more than one run (replays of a batch)
 	Modes     map[int]string
+	// Conflicts are the rejections, in any run, because the target already held the
+	// user: into an empty target, each is a user this migration wrote reported as failed.
+	Conflicts []string
+	Elapsed   time.Duration // of the final run
+}
+
+// Kill modes. The first three are the original campaign's; the others are the ones a
+// run without --upsert must survive without misreporting (issue 14).
+const (
+	modeWhileWriting = iota // SIGKILL once the target holds a random number of new users
+	modeAfterState          // SIGKILL 0-400 ms after the state file's cursor moves
+	modeEarly               // SIGKILL 0.1-2.5 s after the start
+	modeFirstSecond         // SIGKILL 0-1 s after the start: before any 2 s timer fires
+	modeAfterCommit         // SIGKILL at the first poll after a journal commit line
+	modeSIGINT              // SIGINT while writing: a graceful stop, state saved, exit 3
+	modeSIGTERM             // SIGTERM likewise
+)
+
+var defaultModes = []int{modeWhileWriting, modeAfterState, modeEarly}
+
+// campaignOpts say how a campaign runs ferry.
+type campaignOpts struct {
+	crashes int
+	upsert  bool
+	modes   []int // cycled; default defaultModes
+	extra   []string
+	// span is how long a clean run takes: kills "in the first second" land inside it.
+	span time.Duration
 }
 
 // killPoint picks when to kill a run, in one of three ways by turn:
@@ -368,14 +399,44 @@ type crashRun struct {
 // Every mode also kills once the target holds a third of what was left, so that a run
 // that never checkpoints (it is quicker than the interval) cannot finish with crashes
 // still owed.
-func killPoint(rng *rand.Rand, mode int, statePath string, dst target, total int) (func() bool, string) {
+func killPoint(rng *rand.Rand, mode int, statePath string, dst target, total int, span time.Duration) (func() bool, string) {
 	have := dst.count()
 	enough := have + max(1, (total-have)/3)
 	switch mode {
-	case 0:
-		at := have + 1 + rng.IntN(max(1, (total-have)/3))
-		return func() bool { return dst.count() >= at }, "while writing"
-	case 1:
+	case modeWhileWriting, modeSIGINT, modeSIGTERM:
+		part := 3
+		if mode != modeWhileWriting {
+			part = 10 // a graceful stop drains what was read: stop early, leave work to kill
+		}
+		at := have + 1 + rng.IntN(max(1, (total-have)/part))
+		what := map[int]string{modeWhileWriting: "while writing", modeSIGINT: "SIGINT while writing", modeSIGTERM: "SIGTERM while writing"}[mode]
+		return func() bool { return dst.count() >= at }, what
+	case modeFirstSecond:
+		start := time.Now()
+		within := time.Second
+		if span > 0 {
+			within = min(within, span*3/4)
+		}
+		after := time.Duration(rng.Int64N(int64(within)))
+		return func() bool { return time.Since(start) >= after }, "in the first second"
+	case modeAfterCommit:
+		// The journal the last run left ends in a commit too: wait for this run's own.
+		jpath := statePath + ".journal"
+		var size int64 = -1
+		if fi, err := os.Stat(jpath); err == nil {
+			size = fi.Size()
+		}
+		return func() bool {
+			fi, err := os.Stat(jpath)
+			if err == nil && fi.Size() != size {
+				size = fi.Size()
+				if lastLineIsCommit(jpath) {
+					return true
+				}
+			}
+			return dst.count() >= enough
+		}, "right after a journal commit"
+	case modeAfterState:
 		before := stateCursor(statePath)
 		extra := time.Duration(rng.IntN(400)) * time.Millisecond
 		var seen time.Time
@@ -400,6 +461,17 @@ func killPoint(rng *rand.Rand, mode int, statePath string, dst target, total int
 // is given (see TestResumeKeepsRejectsFile).
 func campaign(t *testing.T, rng *rand.Rand, src *tenant, dst target, minCrashes int, extra ...string) crashRun {
 	t.Helper()
+	return campaignWith(t, rng, src, dst, campaignOpts{crashes: minCrashes, upsert: true, extra: extra})
+}
+
+// campaignWith is campaign with its options spelled out.
+func campaignWith(t *testing.T, rng *rand.Rand, src *tenant, dst target, o campaignOpts) crashRun {
+	t.Helper()
+	minCrashes, extra := o.crashes, o.extra
+	modes := o.modes
+	if len(modes) == 0 {
+		modes = defaultModes
+	}
 	dir := t.TempDir()
 	statePath := filepath.Join(dir, "state.json")
 	env := src.env()
@@ -415,17 +487,30 @@ func campaign(t *testing.T, rng *rand.Rand, src *tenant, dst target, minCrashes 
 		}
 		cr.Runs++
 		rejects := filepath.Join(dir, fmt.Sprintf("rejects-%02d.ndjson", cr.Runs))
-		args := append([]string{"migrate", "--from", src.endpoint(), "--to", dst.endpoint(), "--upsert",
-			"--resume", statePath, "--rejects", rejects, "--json", "--no-progress"}, extra...)
+		args := []string{"migrate", "--from", src.endpoint(), "--to", dst.endpoint()}
+		if o.upsert {
+			args = append(args, "--upsert")
+		}
+		args = append(append(args, "--resume", statePath, "--rejects", rejects, "--json", "--no-progress"), extra...)
 		c := ferrytest.Cmd{Bin: bin, Args: args, Env: env, Dir: dir, Timeout: 3 * time.Minute}
 		crashing := cr.Crashes < minCrashes
+		mode := modes[cr.Crashes%len(modes)]
 		if crashing {
-			c.KillWhen, cr.Modes[cr.Crashes%3] = killPoint(rng, cr.Crashes%3, statePath, dst, total)
+			c.KillWhen, cr.Modes[mode] = killPoint(rng, mode, statePath, dst, total, o.span)
+			switch mode {
+			case modeSIGINT:
+				c.Signal = os.Interrupt
+			case modeSIGTERM:
+				c.Signal = syscall.SIGTERM
+			}
 		}
 		res := ferrytest.MustRun(t, c)
 		for _, r := range readRejects(t, rejects) {
 			if r.Reason == "" {
 				t.Errorf("run %d: reject %s has no reason", cr.Runs, r.Ref)
+			}
+			if strings.Contains(r.Reason, "exists in target") {
+				cr.Conflicts = append(cr.Conflicts, r.Ref)
 			}
 			if _, dup := cr.Rejects[r.Ref]; dup {
 				cr.RejectDup++
@@ -435,7 +520,28 @@ func campaign(t *testing.T, rng *rand.Rand, src *tenant, dst target, minCrashes 
 		cr.Cursors = append(cr.Cursors, stateCursor(statePath))
 		if res.Killed {
 			cr.Crashes++
-			t.Logf("run %d: killed %s after %v; target holds %d; cursor %q", cr.Runs, cr.Modes[(cr.Crashes-1)%3], res.Elapsed.Round(time.Millisecond), dst.count(), stateCursor(statePath))
+			t.Logf("run %d: killed %s after %v; target holds %d; cursor %q", cr.Runs, cr.Modes[mode], res.Elapsed.Round(time.Millisecond), dst.count(), stateCursor(statePath))
+			continue
+		}
+		if res.Signalled && res.Code == 3 {
+			// A graceful stop: what was read is drained, the state saved, exit 3 (aborted:
+			// interrupted), and the summary says where it stopped.
+			cr.Crashes++
+			cr.Signals++
+			var sum summary
+			if err := json.Unmarshal([]byte(lastLine(res.Stdout)), &sum); err != nil {
+				t.Fatalf("run %d: %s: summary: %v\n%s", cr.Runs, cr.Modes[mode], err, res.Stdout)
+			}
+			if sum.Status != 3 || !sum.Interrupted || !strings.Contains(res.Stderr, "interrupted") {
+				t.Errorf("run %d: %s: exit %d, summary %+v: want exit 3, interrupted", cr.Runs, cr.Modes[mode], res.Code, sum)
+			}
+			if sum.Cursor != "" && stateCursor(statePath) != sum.Cursor {
+				t.Errorf("run %d: %s: state file cursor %q, the summary says it stopped at %q: the state was not saved", cr.Runs, cr.Modes[mode], stateCursor(statePath), sum.Cursor)
+			}
+			if sum.Read != sum.Written+sum.Rejected+sum.Skipped {
+				t.Errorf("run %d: %s: interrupted summary does not add up: %+v", cr.Runs, cr.Modes[mode], sum)
+			}
+			t.Logf("run %d: stopped by %s after %v; target holds %d; summary %+v", cr.Runs, cr.Modes[mode], res.Elapsed.Round(time.Millisecond), dst.count(), sum)
 			continue
 		}
 		if res.Code != 0 && res.Code != 1 {
@@ -449,6 +555,7 @@ func campaign(t *testing.T, rng *rand.Rand, src *tenant, dst target, minCrashes 
 			// pointless; accept and report the shortfall.
 			t.Logf("run %d finished before its kill point (%v)", cr.Runs, res.Elapsed.Round(time.Millisecond))
 		}
+		cr.Elapsed = res.Elapsed
 		t.Logf("run %d: finished in %v: %+v", cr.Runs, res.Elapsed.Round(time.Millisecond), cr.Final)
 		var st state
 		b, _ := os.ReadFile(statePath)
@@ -457,6 +564,29 @@ func campaign(t *testing.T, rng *rand.Rand, src *tenant, dst target, minCrashes 
 		}
 		return cr
 	}
+}
+
+// lastLineIsCommit says whether the journal's last complete line is a commit.
+func lastLineIsCommit(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	off := max(0, fi.Size()-4096)
+	buf := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return false
+	}
+	buf = bytes.TrimRight(buf, "\n")
+	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+		buf = buf[i+1:]
+	}
+	return bytes.HasPrefix(buf, []byte(`{"commit"`))
 }
 
 func stateCursor(path string) string {

@@ -235,6 +235,22 @@ func (s *Server) UserCount() (profiles, cloudDirectory int) {
 	return len(s.profiles), len(s.cd)
 }
 
+// Profiles returns every profile in the users/export item shape, in import order (for
+// tests that audit what an import left).
+func (s *Server) Profiles() []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]json.RawMessage, 0, len(s.order))
+	for _, p := range s.order {
+		if s.profiles[p.id] == nil {
+			continue // deleted
+		}
+		b, _ := json.Marshal(s.exportLocked(p))
+		out = append(out, b)
+	}
+	return out
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if p == "/identity/token" {

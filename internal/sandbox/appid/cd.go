@@ -97,13 +97,22 @@ func (s *Server) importCD(items []json.RawMessage, secret string, clear bool) Im
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res := ImportResult{FailReasons: []FailReason{}}
+	var cur map[string]any // the scimUser being imported, for the fail reason
 	fail := func(orig, format string, args ...any) {
 		res.Failed++
-		res.FailReasons = append(res.FailReasons, FailReason{OriginalID: orig, IDP: "cloud_directory", Error: fmt.Sprintf(format, args...)})
+		fr := FailReason{OriginalID: orig, Error: fmt.Sprintf(format, args...)}
+		fr.ID, _ = cur["id"].(string)
+		fr.UserName, _ = cur["userName"].(string)
+		if es, ok := cur["emails"].([]any); ok && len(es) > 0 {
+			m, _ := es[0].(map[string]any)
+			fr.Email, _ = m["value"].(string)
+		}
+		res.FailReasons = append(res.FailReasons, fr)
 	}
 	batch := map[string]bool{}
 	for i, raw := range items {
 		var it cdItem
+		cur = nil
 		if err := json.Unmarshal(raw, &it); err != nil {
 			fail("", "user %d is not a valid Cloud Directory user: %v", i, err)
 			continue
@@ -112,6 +121,7 @@ func (s *Server) importCD(items []json.RawMessage, secret string, clear bool) Im
 			fail("", "user %d has no scimUser", i)
 			continue
 		}
+		cur = it.ScimUser
 		orig, _ := it.ScimUser["originalId"].(string)
 		if orig == "" {
 			orig, _ = it.ScimUser["id"].(string)

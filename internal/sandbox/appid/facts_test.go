@@ -351,9 +351,10 @@ func TestSearchProfileDelete(t *testing.T) {
 	if full[0]["identities"] == nil {
 		t.Fatal("dataScope=full without identities")
 	}
-	if len(users(h.do("GET", "/users", nil).must(t, 200))) != 3 {
+	if len(users(h.do("GET", "/users?dataScope=index", nil).must(t, 200))) != 3 {
 		t.Fatal("search without filter")
 	}
+	h.do("GET", "/users", nil).appErr(t, 400) // dataScope is required
 	h.do("GET", "/users?dataScope=everything", nil).appErr(t, 400)
 	p := h.do("PUT", "/users/"+id+"/profile", map[string]any{"attributes": map[string]any{"points": "150", "role": "admin"}}).must(t, 200)
 	if p.body["attributes"].(map[string]any)["role"] != "admin" || p.body["attributes"].(map[string]any)["n"] != nil {

@@ -1,6 +1,7 @@
 package appid
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/segmentio/encoding/json"
@@ -34,6 +35,26 @@ func FuzzImportItem(f *testing.F) {
 					t.Fatalf("empty reason for %s", item)
 				}
 			}
+		}
+	})
+}
+
+// FuzzConforms: any request path, query and body is judged (nil or an error naming the
+// departure), never a panic.
+func FuzzConforms(f *testing.F) {
+	f.Add("POST", "/management/v4/t/users/import", []byte(`{"users":[{"id":"x","identities":[],"attributes":{}}]}`))
+	f.Add("PUT", "/management/v4/t/users/a/roles", []byte(`{"roles":{"ids":[]}}`))
+	f.Add("POST", "/management/v4/t/roles", []byte(`{"name":"r","access":[{"application_id":"c","scopes":[]},null]}`))
+	f.Add("GET", "/management/v4/t/users?dataScope=index&email=x", []byte(nil))
+	f.Add("POST", "/identity/token", []byte("grant_type=x&apikey=%zz"))
+	f.Add("PUT", "/management/v4/t/applications/c/scopes", []byte(`[]`))
+	f.Fuzz(func(t *testing.T, method, target string, body []byte) {
+		r, err := http.NewRequest(method, "http://h"+target, nil)
+		if err != nil {
+			return
+		}
+		if err := Conforms(r, body); err != nil && err.Error() == "" {
+			t.Fatal("an empty error")
 		}
 	})
 }

@@ -11,14 +11,17 @@ import (
 
 // profile is an App ID user profile.
 type profile struct {
-	id         string
-	name       string
-	email      string
-	picture    string
-	identities []json.RawMessage // opaque: providers nest idpUserInfo differently
-	idKeys     []string          // provider \x00 id of each identity
-	attributes json.RawMessage   // a JSON object
-	roles      []string          // role ids
+	id      string
+	name    string
+	email   string
+	picture string
+	// gender, locale and preferred_username are optional profile fields of the export item
+	// (ExportUserProfileUsersItem in IBM's SDK, FACTS.md json.export.item): an import keeps them.
+	gender, locale, preferredUsername string
+	identities                        []json.RawMessage // opaque: providers nest idpUserInfo differently
+	idKeys                            []string          // provider \x00 id of each identity
+	attributes                        json.RawMessage   // a JSON object
+	roles                             []string          // role ids
 }
 
 // exportedUser is the users/export item and the users/import item.
@@ -27,15 +30,24 @@ type exportedUser struct {
 	Name       string            `json:"name,omitempty"`
 	Email      string            `json:"email,omitempty"`
 	Picture    string            `json:"picture,omitempty"`
+	Gender     string            `json:"gender,omitempty"`
+	Locale     string            `json:"locale,omitempty"`
+	PrefUser   string            `json:"preferred_username,omitempty"`
 	Identities []json.RawMessage `json:"identities"`
 	Attributes json.RawMessage   `json:"attributes"`
 	Roles      []string          `json:"roles"`
 }
 
-// FailReason is one refused user of an import.
+// FailReason is one refused user of an import. A profile import reports
+// {originalId, idp, error} and a Cloud Directory import {originalId, id, email, userName,
+// error} (IBM/appid-go-sdk: ImportProfilesResponseFailReasonsItem, ImportResponseFailReasonsItem;
+// see FACTS.md), so each field but originalId and error is left out where its import has none.
 type FailReason struct {
 	OriginalID string `json:"originalId"`
-	IDP        string `json:"idp"`
+	IDP        string `json:"idp,omitempty"`
+	ID         string `json:"id,omitempty"`
+	Email      string `json:"email,omitempty"`
+	UserName   string `json:"userName,omitempty"`
 	Error      string `json:"error"`
 }
 
@@ -81,6 +93,7 @@ func (s *Server) exportLocked(p *profile) exportedUser {
 		attrs = json.RawMessage(`{}`)
 	}
 	return exportedUser{ID: p.id, Name: p.name, Email: p.email, Picture: p.picture,
+		Gender: p.gender, Locale: p.locale, PrefUser: p.preferredUsername,
 		Identities: p.identities, Attributes: attrs, Roles: s.roleNamesLocked(p.roles)}
 }
 
@@ -150,6 +163,7 @@ func (s *Server) importProfiles(items []json.RawMessage) ImportResult {
 			continue
 		}
 		p := &profile{id: newGUID(), name: u.Name, email: u.Email, picture: u.Picture,
+			gender: u.Gender, locale: u.Locale, preferredUsername: u.PrefUser,
 			identities: u.Identities, idKeys: keys, attributes: u.Attributes, roles: roleIDs}
 		if string(p.attributes) == "null" {
 			p.attributes = nil
@@ -225,10 +239,8 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 // handleSearch is GET /users?email=&dataScope=index|full&startIndex=&count=.
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	// dataScope is required (UsersSearchUserProfileOptions in IBM's SDK, FACTS.md).
 	scope := q.Get("dataScope")
-	if scope == "" {
-		scope = "index"
-	}
 	if scope != "index" && scope != "full" {
 		writeErr(w, http.StatusBadRequest, "INVALID_INPUT", "dataScope must be index or full")
 		return

@@ -75,6 +75,9 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, r *http.Request) {
 	}
 	j := &job{typ: jobExport, format: body.Format, limit: limit, fields: body.Fields}
 	if body.ConnectionID != "" {
+		if badConnID(w, body.ConnectionID) {
+			return
+		}
 		c := s.connByID(body.ConnectionID)
 		if c == nil {
 			writeError(w, http.StatusNotFound, "inexistent_connection", "The connection does not exist.")

@@ -184,12 +184,13 @@ func TestExportFieldsConnectionLimitCSV(t *testing.T) {
 		{"limit": 0},
 		{"format": "csv", "fields": []map[string]string{{"name": "app_metadata"}}},
 		{"fields": []map[string]string{{"export_as": "x"}}},
+		{"connection_id": "con_nope"}, // not ^con_[A-Za-z0-9]{16}$
 	} {
 		if r := tn.postJSON("/api/v2/jobs/users-exports", bad); r.status != 400 {
 			t.Errorf("%v: %d %s", bad, r.status, r.body)
 		}
 	}
-	if r := tn.postJSON("/api/v2/jobs/users-exports", map[string]any{"connection_id": "con_nope"}); r.status != 404 {
+	if r := tn.postJSON("/api/v2/jobs/users-exports", map[string]any{"connection_id": "con_0000000000000000"}); r.status != 404 {
 		t.Errorf("unknown connection: %d", r.status)
 	}
 }

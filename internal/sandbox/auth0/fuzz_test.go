@@ -2,6 +2,7 @@ package auth0
 
 import (
 	"bytes"
+	"net/http"
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/gen"
@@ -76,6 +77,39 @@ func FuzzLookupRaw(f *testing.F) {
 		got, ok := p.lookup(path)
 		if ok != wok || !bytes.Equal(got, want) {
 			t.Fatalf("%q: lookup %q %v, walk %q %v", path, got, ok, want, wok)
+		}
+	})
+}
+
+// FuzzLinkIdentity: any body of POST /users/{id}/identities is linked (201, one user fewer)
+// or refused with an Auth0 error body (400/404, nothing changed), never a panic.
+func FuzzLinkIdentity(f *testing.F) {
+	for _, s := range []string{
+		`{"provider":"auth0","user_id":"s1"}`, `{"provider":"auth0","user_id":"p1"}`,
+		`{"provider":"auth0","user_id":"s1","connection_id":"con_0000000000000000"}`,
+		`{"link_with":"x"}`, `{}`, `[]`, `null`, `{"provider":1,"user_id":{}}`, `{"provider":"auth0","user_id":"s1","x":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tn := newTenant(t, Config{})
+		conn := tn.srv.ConnectionID("Username-Password-Authentication")
+		tn.runImport([]byte(`[{"email":"p@example.com","user_id":"p1"},{"email":"s@example.com","user_id":"s1"}]`),
+			map[string]string{"connection_id": conn})
+		before := tn.srv.Count()
+		r := tn.do(http.MethodPost, "/api/v2/users/auth0%7Cp1/identities", bytes.NewReader(body), "application/json")
+		switch r.status {
+		case http.StatusCreated:
+			if tn.srv.Count() != before-1 {
+				t.Fatalf("linked, but %d users, want %d", tn.srv.Count(), before-1)
+			}
+		case http.StatusBadRequest, http.StatusNotFound:
+			r.apiErr(t)
+			if tn.srv.Count() != before {
+				t.Fatalf("refused, but the user count changed")
+			}
+		default:
+			t.Fatalf("status %d: %s", r.status, r.body)
 		}
 	})
 }

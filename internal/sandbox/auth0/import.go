@@ -101,6 +101,9 @@ func (s *Server) handleCreateImport(w http.ResponseWriter, r *http.Request) {
 		}
 		*f.dst = b
 	}
+	if badConnID(w, connID) {
+		return
+	}
 	c := s.connByID(connID)
 	if c == nil {
 		writeError(w, http.StatusNotFound, "inexistent_connection", "The connection does not exist.")

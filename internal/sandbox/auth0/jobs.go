@@ -3,6 +3,7 @@ package auth0
 import (
 	"math"
 	"net/http"
+	"regexp"
 	"sync"
 	"time"
 
@@ -208,4 +209,19 @@ func (s *Server) connByID(id string) *connection {
 		}
 	}
 	return nil
+}
+
+// connIDPattern is the schema of connection_id in the job endpoints' bodies
+// (POST /api/v2/jobs/users-imports and users-exports: "Pattern: ^con_[A-Za-z0-9]{16}$" in
+// the Management API reference). A malformed id is a payload validation error, not a
+// missing connection; auth0/docs issue #1327 quotes the real 400 body.
+var connIDPattern = regexp.MustCompile(`^con_[A-Za-z0-9]{16}$`)
+
+// badConnID answers 400 and reports true if id does not match connIDPattern.
+func badConnID(w http.ResponseWriter, id string) bool {
+	if connIDPattern.MatchString(id) {
+		return false
+	}
+	badBody(w, "Payload validation error: 'String does not match pattern ^con_[A-Za-z0-9]{16}$' on property connection_id")
+	return true
 }

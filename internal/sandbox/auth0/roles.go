@@ -1,7 +1,6 @@
 package auth0
 
 import (
-	"encoding/base64"
 	"net/http"
 	"slices"
 	"strconv"
@@ -261,24 +260,12 @@ type roleMember struct {
 // members, checkpoint paging (from/take -> {users, next}) for any number.
 func (s *Server) handleRoleUsers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	checkpoint := q.Has("from") || q.Has("take")
+	cp, ok := parseCheckpoint(w, q)
+	if !ok {
+		return
+	}
 	var pg paging
-	take := defaultPerPage
-	if checkpoint {
-		if q.Has("page") || q.Has("include_totals") {
-			badQuery(w, "Checkpoint pagination (from, take) cannot be combined with page or include_totals.")
-			return
-		}
-		if v := q.Get("take"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > maxPerPage {
-				badQuery(w, "Query validation error: 'Value "+v+" is out of range 1..100' on property take.")
-				return
-			}
-			take = n
-		}
-	} else {
-		var ok bool
+	if !cp.on {
 		if pg, ok = parsePaging(w, q, s.cfg.MaxPerPage); !ok {
 			return
 		}
@@ -301,7 +288,7 @@ func (s *Server) handleRoleUsers(w http.ResponseWriter, r *http.Request) {
 	s.cat.mu.RUnlock()
 	slices.Sort(ids)
 
-	if !checkpoint {
+	if !cp.on {
 		start, end := pg.window(len(ids))
 		members := s.members(ids[start:end])
 		if !pg.totals {
@@ -311,22 +298,10 @@ func (s *Server) handleRoleUsers(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"start": start, "limit": pg.perPage, "total": len(ids), "users": members})
 		return
 	}
-	start := 0
-	if from := q.Get("from"); from != "" {
-		after, err := base64.RawURLEncoding.DecodeString(from)
-		if err != nil {
-			badQuery(w, "Invalid value for from: not a checkpoint this API returned.")
-			return
-		}
-		start, _ = slices.BinarySearch(ids, string(after))
-		if start < len(ids) && ids[start] == string(after) {
-			start++
-		}
-	}
-	end := min(start+take, len(ids))
+	start, end, next := cp.window(ids)
 	resp := map[string]any{"users": s.members(ids[start:end])}
-	if end < len(ids) {
-		resp["next"] = base64.RawURLEncoding.EncodeToString([]byte(ids[end-1]))
+	if next != "" {
+		resp["next"] = next
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

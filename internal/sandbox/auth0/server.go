@@ -62,6 +62,14 @@ type Config struct {
 	// EmptyCatalog starts the tenant without roles or custom resource servers (a target
 	// tenant for roles copy); otherwise it holds gen.Catalog(Seed).
 	EmptyCatalog bool
+	// CapTotals reports GET /api/v2/users totals as at most 1,000, as an Auth0 engineer
+	// describes them ("total - total number of results in the query (max 1,000)", Auth0
+	// community "Paging the List Users query"); by default the sandbox reports the true count.
+	// A client must not take a total of 1,000 for "all users fit in a listing".
+	CapTotals bool
+	// NoClientCredentials makes the application one without the Client Credentials grant
+	// (a SPA or native app's id): the token endpoint answers 403 unauthorized_client.
+	NoClientCredentials bool
 }
 
 // Clock tells the emulator what time it is: every time-dependent behaviour (token
@@ -293,6 +301,17 @@ func (s *Server) HasSecret(id string) bool {
 	return u != nil && u.passwordHash != ""
 }
 
+// RoleMembers returns each role's name and its member count.
+func (s *Server) RoleMembers() map[string]int {
+	s.cat.mu.RLock()
+	defer s.cat.mu.RUnlock()
+	out := make(map[string]int, len(s.cat.roles))
+	for _, r := range s.cat.roles {
+		out[r.Name] = len(r.users)
+	}
+	return out
+}
+
 // ConnectionID returns the id of a connection by name ("" if none).
 func (s *Server) ConnectionID(name string) string {
 	for _, c := range s.conns {
@@ -310,6 +329,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v2/users", s.handleListUsers)
 	api("GET /api/v2/users/{id}", s.handleGetUser)
 	api("DELETE /api/v2/users/{id}", s.handleDeleteUser)
+	api("POST /api/v2/users/{id}/identities", s.handleLinkIdentity)
 	api("GET /api/v2/users/{id}/roles", s.handleUserRoles)
 	api("GET /api/v2/users-by-email", s.handleUsersByEmail)
 	api("GET /api/v2/connections", s.handleConnections)

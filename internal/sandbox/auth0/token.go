@@ -96,9 +96,16 @@ func writeUnauthorized(w http.ResponseWriter, message string) {
 	})
 }
 
-// oauthError is the Authentication API error body (RFC 6749 §5.2).
+// oauthError is the Authentication API error body (RFC 6749 §5.2), as Auth0 sends it: a
+// wrong client secret or an unknown client is 401 {"error":"access_denied",
+// "error_description":"Unauthorized"} (auth0/node-auth0 issues #428, #682), a client without
+// the grant 403 unauthorized_client with an error_uri (auth0/ruby-auth0 issue #190).
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	body := map[string]string{"error": code, "error_description": desc}
+	if code == "unauthorized_client" {
+		body["error_uri"] = "https://auth0.com/docs/clients/client-grant-types"
+	}
+	writeJSON(w, status, body)
 }
 
 // handleToken implements the client-credentials grant of POST /oauth/token, with a form or
@@ -143,7 +150,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	case p.GrantType == "":
 		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing required parameter: grant_type")
 		return
-	case p.GrantType != "client_credentials":
+	case p.GrantType != "client_credentials" || s.cfg.NoClientCredentials:
 		oauthError(w, http.StatusForbidden, "unauthorized_client", "Grant type '"+p.GrantType+"' not allowed for the client.")
 		return
 	case p.ClientID == "":

@@ -125,7 +125,11 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
 		b.WriteString(`,"length":`)
 		writeInt(&b, end-start)
 		b.WriteString(`,"total":`)
-		writeInt(&b, len(matches))
+		total := len(matches)
+		if s.cfg.CapTotals {
+			total = min(total, maxResults)
+		}
+		writeInt(&b, total)
 		b.WriteString(`,"users":`)
 	}
 	b.WriteByte('[')
@@ -225,9 +229,15 @@ type connection struct {
 
 func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	pg, ok := parsePaging(w, q, s.cfg.MaxPerPage)
+	cp, ok := parseCheckpoint(w, q)
 	if !ok {
 		return
+	}
+	var pg paging
+	if !cp.on {
+		if pg, ok = parsePaging(w, q, s.cfg.MaxPerPage); !ok {
+			return
+		}
 	}
 	var out []connection
 	for _, c := range s.conns {
@@ -242,7 +252,22 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 		c.Options = map[string]any{}
 		out = append(out, c)
 	}
-	writePage(w, pg, "connections", out)
+	if !cp.on {
+		writePage(w, pg, "connections", out)
+		return
+	}
+	// Checkpoint pages run in id order, so that "from" names a position that stays put.
+	slices.SortFunc(out, func(a, b connection) int { return strings.Compare(a.ID, b.ID) })
+	ids := make([]string, len(out))
+	for k, c := range out {
+		ids[k] = c.ID
+	}
+	start, end, next := cp.window(ids)
+	resp := map[string]any{"connections": append([]connection{}, out[start:end]...)}
+	if next != "" {
+		resp["next"] = next
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // writePage answers a paged list: a bare array, or {start,limit,total,KEY:[...]} with

@@ -53,7 +53,7 @@ func FuzzFilter(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	ss, err := loadSchemas(nil)
+	ss, err := loadSchemas(nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

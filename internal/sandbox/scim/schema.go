@@ -88,7 +88,7 @@ var commonAttrs = []*attr{
 
 // loadSchemas parses schema representations. The core User schema must be among them;
 // every other schema is an extension of User.
-func loadSchemas(raws []json.RawMessage) (*schemaSet, error) {
+func loadSchemas(raws, more []json.RawMessage) (*schemaSet, error) {
 	if len(raws) == 0 {
 		var list []json.RawMessage
 		if err := json.Unmarshal(builtinSchemas, &list); err != nil {
@@ -96,6 +96,7 @@ func loadSchemas(raws []json.RawMessage) (*schemaSet, error) {
 		}
 		raws = list
 	}
+	raws = append(raws[:len(raws):len(raws)], more...)
 	set := &schemaSet{}
 	for i, raw := range raws {
 		s := &schema{}
@@ -106,6 +107,9 @@ func loadSchemas(raws []json.RawMessage) (*schemaSet, error) {
 			return nil, fmt.Errorf("scim: schema %d has no id", i)
 		}
 		s.raw = append(json.RawMessage(nil), raw...)
+		if s.ID != UserURN && set.extension(s.ID) != nil {
+			return nil, fmt.Errorf("scim: schema %s given twice", s.ID)
+		}
 		if s.ID == UserURN {
 			set.core = s
 		} else {
@@ -126,6 +130,12 @@ func (ss *schemaSet) extension(urn string) *schema {
 		}
 	}
 	return nil
+}
+
+// hidden reports whether a's value is kept from every response (RFC 7643 §7: returned
+// "never"; a writeOnly attribute is never returned either).
+func (a *attr) hidden() bool {
+	return strings.EqualFold(a.Returned, "never") || strings.EqualFold(a.Mutability, "writeOnly")
 }
 
 // top returns the definition of a top-level core or common attribute.

@@ -42,6 +42,11 @@ type Config struct {
 	// against; the core User schema must be among them, every other one is a User
 	// extension. Nil uses the built-in User and Enterprise User schemas.
 	Schemas []json.RawMessage
+	// Extensions are more User extension schemas (RFC 7643 §7), served at /Schemas, named
+	// in the User resource type's schemaExtensions (/ResourceTypes) and validated against,
+	// as a tenant with custom attributes (Okta, Entra ID, in-house) does. Their attributes
+	// with returned "never" are kept from every read.
+	Extensions []json.RawMessage
 
 	DefaultPageSize   int           // 100
 	MaxPageSize       int           // filter.maxResults and pagination.maxPageSize: 200
@@ -100,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.CursorTimeout = 10 * time.Minute
 	}
 	cfg.BasePath = strings.TrimRight(cfg.BasePath, "/")
-	ss, err := loadSchemas(cfg.Schemas)
+	ss, err := loadSchemas(cfg.Schemas, cfg.Extensions)
 	if err != nil {
 		return nil, err
 	}

@@ -212,6 +212,9 @@ func (s *Server) render(e *entry, base string, attrs, excluded []string) map[str
 		if k == "password" {
 			continue
 		}
+		if ext := s.ss.extension(k); ext != nil {
+			v = withoutHidden(ext.Attributes, v)
+		}
 		out[k] = v
 	}
 	if meta, ok := out["meta"].(map[string]any); ok {
@@ -238,6 +241,31 @@ func (s *Server) render(e *entry, base string, attrs, excluded []string) map[str
 				delete(out, k)
 			}
 		}
+	}
+	return out
+}
+
+// withoutHidden copies an extension's data without the attributes its schema never returns
+// (a write-only PIN): a real server accepts them on write and leaves them out of reads.
+func withoutHidden(defs []*attr, v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	var out map[string]any
+	for k := range m {
+		if a := findAttr(defs, k); a != nil && a.hidden() {
+			if out == nil {
+				out = make(map[string]any, len(m))
+				for k2, v2 := range m {
+					out[k2] = v2
+				}
+			}
+			delete(out, k)
+		}
+	}
+	if out == nil {
+		return m
 	}
 	return out
 }

@@ -53,13 +53,15 @@ func Main(m *testing.M, bin *string) {
 
 // Result is what one run of the binary left behind.
 type Result struct {
-	Code     int // exit status; -1 when killed by a signal
-	Killed   bool
-	TimedOut bool
-	Stdout   string
-	Stderr   string
-	MaxRSSKB int64 // peak resident set size of the child, from getrusage
-	Elapsed  time.Duration
+	Code   int // exit status; -1 when killed by a signal
+	Killed bool
+	// Signalled says Cmd.Signal was sent.
+	Signalled bool
+	TimedOut  bool
+	Stdout    string
+	Stderr    string
+	MaxRSSKB  int64 // peak resident set size of the child, from getrusage
+	Elapsed   time.Duration
 }
 
 // Cmd is one invocation.
@@ -76,6 +78,20 @@ type Cmd struct {
 	KillAfter time.Duration
 	// KillWhen, when set, is polled every 20 ms; the child is killed when it returns true.
 	KillWhen func() bool
+	// Signal, when set, is what KillAfter and KillWhen send instead of SIGKILL (SIGINT,
+	// SIGTERM: a graceful stop); the child then exits on its own.
+	Signal os.Signal
+}
+
+// stop kills the child, or sends it sig when one is given.
+func stop(cmd *exec.Cmd, sig os.Signal, res *Result) {
+	if sig != nil {
+		res.Signalled = true
+		_ = cmd.Process.Signal(sig)
+		return
+	}
+	res.Killed = true
+	_ = cmd.Process.Kill()
 }
 
 // Environ is a minimal environment: no credentials of the machine running the tests leak
@@ -129,18 +145,20 @@ wait:
 		case werr = <-exited:
 			break wait
 		case <-kill:
-			res.Killed = true
-			_ = cmd.Process.Kill()
+			stop(cmd, c.Signal, &res)
 			kill = nil
 		case <-poll:
 			if c.KillWhen() {
-				res.Killed = true
-				_ = cmd.Process.Kill()
+				stop(cmd, c.Signal, &res)
 				poll = nil
 			}
 		case <-timeout.C:
+			// SIGQUIT first: a Go child prints every goroutine's stack, which says where
+			// it hung; SIGKILL a moment later whatever it does.
 			res.TimedOut = true
-			_ = cmd.Process.Kill()
+			_ = cmd.Process.Signal(quitSignal)
+			t := time.AfterFunc(2*time.Second, func() { _ = cmd.Process.Kill() })
+			defer t.Stop()
 		}
 	}
 	res.Elapsed = time.Since(start)
@@ -166,7 +184,7 @@ func MustRun(t testing.TB, c Cmd) Result {
 		t.Fatalf("ferry %s: %v", strings.Join(c.Args, " "), err)
 	}
 	if res.TimedOut {
-		t.Fatalf("ferry %s: still running after %v (killed)\nstderr:\n%s", strings.Join(c.Args, " "), c.Timeout, Tail(res.Stderr, 2000))
+		t.Fatalf("ferry %s: still running after %v (killed)\nstderr:\n%s", strings.Join(c.Args, " "), c.Timeout, Tail(res.Stderr, 12000))
 	}
 	return res
 }

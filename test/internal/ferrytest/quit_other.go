@@ -1,0 +1,7 @@
+//go:build !unix
+
+package ferrytest
+
+import "os"
+
+var quitSignal = os.Kill

@@ -1,0 +1,64 @@
+package transform
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ferry-dev/ferry/schemas"
+)
+
+func TestDecodeSCIMCustomExtensions(t *testing.T) {
+	const core = `"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:acme:2.0:User"],"userName":"u"`
+	tests := []struct {
+		name    string
+		rec     string
+		want    []schemas.Extension
+		errPath string
+	}{
+		{"kept verbatim", `{` + core + `,"urn:acme:2.0:User":{"b":1.50,"s":"<\u00e9>"}}`,
+			[]schemas.Extension{{URN: "urn:acme:2.0:User", Data: []byte(`{"b":1.50,"s":"<\u00e9>"}`)}}, ""},
+		{"white space outside strings goes", `{` + core + `, "urn:acme:2.0:User" : { "b" : [ 1 , 2 ], "s":"a  b" } }`,
+			[]schemas.Extension{{URN: "urn:acme:2.0:User", Data: []byte(`{"b":[1,2],"s":"a  b"}`)}}, ""},
+		{"in record order", `{` + core + `,"urn:z:1":{},"urn:a:1":{"x":null}}`,
+			[]schemas.Extension{{URN: "urn:z:1", Data: []byte(`{}`)}, {URN: "urn:a:1", Data: []byte(`{"x":null}`)}}, ""},
+		{"null is unassigned", `{` + core + `,"urn:acme:2.0:User":null}`, nil, ""},
+		{"enterprise stays typed", `{` + core + `,"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"d"}}`, nil, ""},
+		{"not an object", `{` + core + `,"urn:acme:2.0:User":[1]}`, nil, "urn:acme:2.0:User"},
+		{"core still strict", `{` + core + `,"nick":"x","urn:acme:2.0:User":{}}`, nil, "nick"},
+		{"core types still strict", `{` + core + `,"active":1,"urn:acme:2.0:User":{}}`, nil, "active"},
+		{"duplicate extension", `{` + core + `,"urn:acme:2.0:User":{},"URN:ACME:2.0:User":{}}`, nil, "*"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := decodeSCIM([]byte(tt.rec))
+			if tt.errPath != "" {
+				if err == nil {
+					t.Fatalf("decoded %+v, want an error at %s", u, tt.errPath)
+				}
+				var fe *FieldError
+				if tt.errPath != "*" && errors.As(err, &fe) && fe.Field != tt.errPath {
+					t.Errorf("error %v names %q, want %q", err, fe.Field, tt.errPath)
+				}
+				if tt.errPath != "*" && fe == nil && !strings.Contains(err.Error(), tt.errPath) {
+					t.Errorf("error %q does not name %s", err, tt.errPath)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(u.Extensions) != len(tt.want) {
+				t.Fatalf("extensions %q, want %q", u.Extensions, tt.want)
+			}
+			for i := range tt.want {
+				if u.Extensions[i].URN != tt.want[i].URN || string(u.Extensions[i].Data) != string(tt.want[i].Data) {
+					t.Errorf("extension %d: %s %s, want %s %s", i, u.Extensions[i].URN, u.Extensions[i].Data, tt.want[i].URN, tt.want[i].Data)
+				}
+			}
+			if u.UserName != "u" {
+				t.Errorf("userName %q", u.UserName)
+			}
+		})
+	}
+}
