@@ -175,8 +175,14 @@ func (s *store) Get(_ *http.Request, id string) (scim.Resource, error) {
 func (s *store) GetAll(_ *http.Request, p scim.ListRequestParams) (scim.Page, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	order := s.order
+	if p.FilterValidator != nil {
+		if ids, ok := s.candidates(p.FilterValidator.GetFilter()); ok {
+			order = ids
+		}
+	}
 	var hits []scim.Resource
-	for _, id := range s.order {
+	for _, id := range order {
 		r := s.byID[id]
 		if p.FilterValidator != nil {
 			// PassesFilter sees the stored attributes plus the common ones the filter may name.
@@ -197,6 +203,39 @@ func (s *store) GetAll(_ *http.Request, p scim.ListRequestParams) (scim.Page, er
 		page.Resources = hits[start:min(len(hits), start+p.Count)]
 	}
 	return page, nil
+}
+
+// candidates narrows a listing to the resources a filter can match when it is `unique eq
+// "x"`, alone or or-ed (the lookup provisioning clients send before creating): a real
+// store answers that from its index, not by scanning every resource. The library's
+// PassesFilter still decides which candidates match. ok is false for any other filter.
+func (s *store) candidates(e filter.Expression) (ids []string, ok bool) {
+	var names []string
+	var walk func(filter.Expression) bool
+	walk = func(e filter.Expression) bool {
+		switch x := e.(type) {
+		case *filter.LogicalExpression:
+			return x.Operator == filter.OR && walk(x.Left) && walk(x.Right)
+		case *filter.AttributeExpression:
+			v, isStr := x.CompareValue.(string)
+			p := x.AttributePath
+			if x.Operator != filter.EQ || !isStr || p.SubAttribute != nil || !strings.EqualFold(p.AttributeName, s.unique) {
+				return false
+			}
+			names = append(names, strings.ToLower(v))
+			return true
+		}
+		return false
+	}
+	if !walk(e) {
+		return nil, false
+	}
+	for _, n := range names {
+		if id, found := s.byKey[n]; found && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, true
 }
 
 func (s *store) Replace(_ *http.Request, id string, a scim.ResourceAttributes) (scim.Resource, error) {

@@ -109,18 +109,3 @@ func genGroups(n, users int) []group {
 	}
 	return gs
 }
-
-// withoutExtension removes the extension urn from every user (its data and its schemas entry).
-func withoutExtension(users []map[string]any, urn string) []map[string]any {
-	for _, u := range users {
-		delete(u, urn)
-		var kept []any
-		for _, s := range u["schemas"].([]any) {
-			if s != urn {
-				kept = append(kept, s)
-			}
-		}
-		u["schemas"] = kept
-	}
-	return users
-}
