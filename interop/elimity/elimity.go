@@ -52,9 +52,27 @@ func AcmeSchema() schema.Schema {
 	}
 }
 
+// Option changes the server Handler builds.
+type Option func(*config)
+
+type config struct{ noAcme bool }
+
+// WithoutAcme builds a server that does not declare the acme extension: a target that
+// lacks an extension the source's users carry. Like any schema-validating server, it
+// refuses a user whose body holds data under an extension it does not know.
+func WithoutAcme() Option { return func(c *config) { c.noAcme = true } }
+
 // Handler returns the SCIM service provider mounted at /scim/v2, accepting only
 // "Authorization: Bearer TOKEN".
-func Handler(token string) (http.Handler, error) {
+func Handler(token string, opts ...Option) (http.Handler, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	userExts := []scim.SchemaExtension{{Schema: schema.ExtensionEnterpriseUser()}}
+	if !cfg.noAcme {
+		userExts = append(userExts, scim.SchemaExtension{Schema: AcmeSchema()})
+	}
 	users := newStore("userName")
 	groups := newStore("displayName")
 	srv, err := scim.NewServer(&scim.ServerArgs{
@@ -70,13 +88,10 @@ func Handler(token string) (http.Handler, error) {
 		ResourceTypes: []scim.ResourceType{
 			{
 				ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
-				Description: optional.NewString("User Account"),
-				Schema:      schema.CoreUserSchema(),
-				SchemaExtensions: []scim.SchemaExtension{
-					{Schema: schema.ExtensionEnterpriseUser()},
-					{Schema: AcmeSchema()},
-				},
-				Handler: users,
+				Description:      optional.NewString("User Account"),
+				Schema:           schema.CoreUserSchema(),
+				SchemaExtensions: userExts,
+				Handler:          users,
 			},
 			{
 				ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups",

@@ -1,0 +1,105 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/interop/elimity"
+	"github.com/ferry-dev/ferry/test/internal/ferrytest"
+)
+
+// TestInteropTargetLacksExtension: the users carry the acme extension and the target (an
+// elimity-com/scim server) does not declare it. Issue 12: ferry refuses before writing,
+// exit 3, unless told --drop-unknown-extensions; then every user goes without the acme
+// data, and the change log keeps each user's acme values.
+//
+// Found here: without that (main before i12-ext's "Custom extensions on every target"),
+// ferry sends the acme data, the server drops what it does not declare and answers 201,
+// and ferry reports 200 written, exit 0, no change: every user's acme values silently lost.
+func TestInteropTargetLacksExtension(t *testing.T) {
+	needs(t, "undeclared extensions")
+	const n = 200
+	users := genUsers(n)
+	src := start(t, "scimmy")
+	if _, err := seed(src, users, nil); err != nil {
+		t.Fatal(err)
+	}
+	srcSnap := src.snapshot(t)
+	newTarget := func(t *testing.T) server {
+		h, err := elimity.Handler(token, elimity.WithoutAcme())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return server{"elimity without acme", ferrytest.Serve(t, h) + "/scim/v2"}
+	}
+	run := func(t *testing.T, dst server, extra ...string) (ferrytest.Result, summary, string) {
+		changes := filepath.Join(t.TempDir(), "changes.ndjson")
+		args := append([]string{"migrate", "--from", src.endpoint(), "--to", dst.target(), "--no-progress", "--json",
+			"--changes", changes, "--rejects", filepath.Join(t.TempDir(), "rejects.ndjson")}, extra...)
+		res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Args: args, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: time.Minute})
+		var sum summary
+		_ = json.Unmarshal([]byte(strings.TrimSpace(res.Stdout)), &sum)
+		t.Logf("ferry %s: exit %d, %+v\nstderr: %s", strings.Join(extra, " "), res.Code, sum, ferrytest.Tail(res.Stderr, 600))
+		log, _ := os.ReadFile(changes)
+		return res, sum, string(log)
+	}
+
+	t.Run("refused by default", func(t *testing.T) {
+		dst := newTarget(t)
+		res, _, _ := run(t, dst)
+		if res.Code != 3 {
+			t.Errorf("exit %d, want 3 (refused before writing: the target lacks %s)", res.Code, acmeURN)
+		}
+		if !strings.Contains(res.Stderr, acmeURN) {
+			t.Errorf("stderr does not name %s:\n%s", acmeURN, ferrytest.Tail(res.Stderr, 1000))
+		}
+		if got := dst.list(t, "Users"); len(got) != 0 {
+			t.Errorf("the target holds %d users after the refusal, want none", len(got))
+		}
+	})
+	t.Run("--drop-unknown-extensions", func(t *testing.T) {
+		dst := newTarget(t)
+		res, sum, log := run(t, dst, "--drop-unknown-extensions")
+		if res.Code != 0 || sum.Written != n {
+			t.Fatalf("exit %d %+v, want 0 and %d written", res.Code, sum, n)
+		}
+		// What the target holds is the source less the acme data.
+		want := snapshot{users: map[string]map[string]any{}}
+		for k, u := range srcSnap.users {
+			w := map[string]any{}
+			for a, v := range u {
+				if a != acmeURN {
+					w[a] = v
+				}
+			}
+			want.users[k] = w
+		}
+		compareUsers(t, "source less acme", want, dst.snapshot(t))
+		// The change log keeps every user's acme values.
+		logged := map[string]bool{}
+		sc := bufio.NewScanner(strings.NewReader(log))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			if !bytes.Contains(line, []byte(acmeURN)) {
+				continue
+			}
+			var c struct {
+				User string `json:"user"`
+			}
+			_ = json.Unmarshal(line, &c)
+			if bytes.Contains(line, []byte(`B-`)) { // the badge value, so the original is kept
+				logged[strings.ToLower(c.User)] = true
+			}
+		}
+		if len(logged) != n {
+			t.Errorf("the change log keeps the acme values of %d users, want %d:\n%s", len(logged), n, ferrytest.Tail(log, 800))
+		}
+	})
+}
