@@ -13,6 +13,7 @@ package interop
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,29 +157,57 @@ func TestInterop(t *testing.T) {
 			if sum := ferry(t, file, dst.target(), "--create-missing-roles"); sum.Read != nUsers || sum.Written != nUsers {
 				t.Errorf("import: %+v, want %d read and written", sum, nUsers)
 			}
-			compareDirectory(t, from+" -> backup -> "+to, srcSnap, dst.snapshot(t))
+			got := dst.snapshot(t)
+			compareDirectory(t, from+" -> backup -> "+to, srcSnap, got)
 			if t.Failed() {
 				return
 			}
-			// Every user is now there and equal: a re-run with --upsert, server to server
-			// (a nightly clone) and from the backup (a restore), finds every user
-			// unchanged, writes nothing and duplicates nothing (the snapshot fails on a
-			// userName or group held twice).
+			// Every user is now there and equal, but the target drifts (another client
+			// changes a few users): a server-to-server re-run with --upsert (a nightly
+			// clone) finds the rest unchanged, puts back exactly those, whatever the
+			// change was, and duplicates nothing (the snapshot fails on a userName or
+			// group held twice).
 			t.Run("upsert re-run", func(t *testing.T) {
-				for _, from := range []string{src.endpoint(), file} {
-					sum := ferry(t, from, dst.target(), "--create-missing-roles", "--upsert")
-					if sum.Read != nUsers || sum.Skipped != nUsers || sum.Written != 0 || sum.Rejected != 0 {
-						t.Errorf("upsert re-run from %s: %+v, want %d read and skipped as unchanged", from, sum, nUsers)
-					}
+				drifted := drift(t, dst, got.list, 12)
+				sum := ferry(t, src.endpoint(), dst.target(), "--create-missing-roles", "--upsert")
+				if sum.Read != nUsers || sum.Written != drifted || sum.Skipped != nUsers-drifted || sum.Rejected != 0 {
+					t.Errorf("upsert re-run: %+v, want %d read, the %d drifted written, the rest skipped as unchanged", sum, nUsers, drifted)
 				}
 				again := dst.snapshot(t)
 				if len(again.list) != nUsers {
-					t.Errorf("after the re-runs %s holds %d users, want %d", to, len(again.list), nUsers)
+					t.Errorf("after the re-run %s holds %d users, want %d", to, len(again.list), nUsers)
 				}
-				compareDirectory(t, from+" -> "+to+" after --upsert", srcSnap, again)
+				compareDirectory(t, from+" -> "+to+" after drift and --upsert", srcSnap, again)
 			})
 		})
 	}
+}
+
+// drift changes n of the listed users on s over plain HTTP with PUT, as another client would: each
+// one a different kind of change (a core attribute, a value inside the custom extension, a
+// value removed from a multi-valued attribute, the custom multi-valued attribute, the
+// enterprise extension, the custom extension removed), and returns how many it changed.
+func drift(t *testing.T, s server, list []map[string]any, n int) int {
+	t.Helper()
+	changes := []func(u map[string]any){
+		func(u map[string]any) { u["title"] = "Drifted" },
+		func(u map[string]any) { u[acmeURN].(map[string]any)["level"] = 99 },
+		func(u map[string]any) { u["emails"] = asSlice(u["emails"])[:1] },
+		func(u map[string]any) { u[acmeURN].(map[string]any)["skills"] = []any{"cobol"} },
+		func(u map[string]any) { u[enterpriseURN].(map[string]any)["costCenter"] = "CC-drift" },
+		func(u map[string]any) { delete(u, acmeURN) },
+	}
+	for i := range n {
+		u := deepCopy(list[i*len(list)/n]).(map[string]any)
+		id := asString(u["id"])
+		delete(u, "id")
+		delete(u, "meta")
+		changes[i%len(changes)](u)
+		if _, err := s.call(http.MethodPut, "Users/"+id, u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
 }
 
 // compareDirectory compares the users, and in a subtest gated on ferry's group support,
@@ -190,4 +219,11 @@ func compareDirectory(t *testing.T, what string, want, got snapshot) {
 		needs(t, "groups")
 		compareGroups(t, what, want, got)
 	})
+}
+
+func deepCopy(v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
 }
