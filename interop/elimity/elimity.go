@@ -81,7 +81,9 @@ func Handler(token string, opts ...Option) (http.Handler, error) {
 				Type: scim.AuthenticationTypeOauthBearerToken, Name: "OAuth Bearer Token",
 				Description: "Authentication with a bearer token", Primary: true,
 			}},
-			MaxResults:       100,
+			// Below ferry's page of 100, so every page it asks for comes back short (the
+			// library caps count at MaxResults), as from many real providers.
+			MaxResults:       64,
 			SupportFiltering: true,
 			SupportPatch:     true,
 		},
