@@ -50,6 +50,41 @@ func TestInteropTargetLacksExtension(t *testing.T) {
 		return res, sum, string(log)
 	}
 
+	// ferry plan names the extension, its users and attributes, and how many users the
+	// target would not take it from: all of them here, none on a target that declares it.
+	t.Run("plan", func(t *testing.T) {
+		full, err := elimity.Handler(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			dst        server
+			undeclared int64
+		}{{newTarget(t), n}, {server{"elimity", ferrytest.Serve(t, full) + "/scim/v2"}, 0}} {
+			res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: time.Minute,
+				Args: []string{"plan", "--from", src.endpoint(), "--to", c.dst.target(), "--json", "--no-progress"}})
+			var out struct {
+				Plan struct {
+					Extensions []struct {
+						URN        string   `json:"urn"`
+						Users      int64    `json:"users"`
+						Attributes []string `json:"attributes"`
+						Undeclared int64    `json:"undeclared"`
+					} `json:"extensions"`
+				} `json:"plan"`
+			}
+			if err := json.Unmarshal([]byte(strings.TrimSpace(res.Stdout)), &out); err != nil {
+				t.Fatalf("plan --to %s: exit %d, not JSON (%v): %s\n%s", c.dst.kind, res.Code, err, ferrytest.Tail(res.Stdout, 500), ferrytest.Tail(res.Stderr, 500))
+			}
+			exts := out.Plan.Extensions
+			want := []string{"badge", "level", "office", "remote", "skills"}
+			if len(exts) != 1 || exts[0].URN != acmeURN || exts[0].Users != n || exts[0].Undeclared != c.undeclared ||
+				strings.Join(exts[0].Attributes, ",") != strings.Join(want, ",") {
+				t.Errorf("plan --to %s: extensions %+v, want %s with %d users, attributes %v, %d undeclared",
+					c.dst.kind, exts, acmeURN, n, want, c.undeclared)
+			}
+		}
+	})
 	t.Run("refused by default", func(t *testing.T) {
 		dst := newTarget(t)
 		res, _, _ := run(t, dst)
