@@ -73,8 +73,8 @@ func Handler(token string, opts ...Option) (http.Handler, error) {
 	if !cfg.noAcme {
 		userExts = append(userExts, scim.SchemaExtension{Schema: AcmeSchema()})
 	}
-	users := newStore("userName")
-	groups := newStore("displayName")
+	users := newStore("User", "userName")
+	groups := newStore("Group", "displayName")
 	srv, err := scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{
 			AuthenticationSchemes: []scim.AuthenticationScheme{{
@@ -124,7 +124,8 @@ func Handler(token string, opts ...Option) (http.Handler, error) {
 
 // store is one resource type's in-memory store, in creation order (so paging is stable).
 type store struct {
-	unique string // the attribute unique case-insensitively on this server
+	unique       string // the attribute unique case-insensitively on this server
+	resourceType string
 
 	mu    sync.Mutex
 	order []string
@@ -134,8 +135,8 @@ type store struct {
 
 var _ scim.ResourceHandler = (*store)(nil)
 
-func newStore(unique string) *store {
-	return &store{unique: unique, byID: map[string]*scim.Resource{}, byKey: map[string]string{}}
+func newStore(resourceType, unique string) *store {
+	return &store{resourceType: resourceType, unique: unique, byID: map[string]*scim.Resource{}, byKey: map[string]string{}}
 }
 
 func newID() string {
@@ -202,12 +203,22 @@ func (s *store) GetAll(_ *http.Request, p scim.ListRequestParams) (scim.Page, er
 	for _, id := range order {
 		r := s.byID[id]
 		if p.FilterValidator != nil {
-			// PassesFilter sees the stored attributes plus the common ones the filter may name.
-			m := make(map[string]any, len(r.Attributes)+1)
+			// PassesFilter sees the stored attributes plus the common ones the filter may
+			// name: id, externalId, and meta (meta.lastModified ge T is how a client asks
+			// what changed since T; without it here every such query answers nothing).
+			m := make(map[string]any, len(r.Attributes)+2)
 			for k, v := range r.Attributes {
 				m[k] = v
 			}
 			m[schema.CommonAttributeID] = r.ID
+			meta := map[string]any{"resourceType": s.resourceType, "version": r.Meta.Version}
+			if r.Meta.Created != nil {
+				meta["created"] = r.Meta.Created.Format(time.RFC3339)
+			}
+			if r.Meta.LastModified != nil {
+				meta["lastModified"] = r.Meta.LastModified.Format(time.RFC3339)
+			}
+			m["meta"] = meta
 			if p.FilterValidator.PassesFilter(m) != nil {
 				continue
 			}

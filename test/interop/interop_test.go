@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -168,10 +169,21 @@ func TestInterop(t *testing.T) {
 			// change was, and duplicates nothing (the snapshot fails on a userName or
 			// group held twice).
 			t.Run("upsert re-run", func(t *testing.T) {
+				// Both servers keep meta.lastModified to the second at least: start the
+				// drift on a fresh second, so --since that second finds the drifted only.
+				since := time.Now().Add(time.Second).Truncate(time.Second)
+				time.Sleep(time.Until(since))
 				drifted := drift(t, dst, got.list, 12)
+				t.Run("--since", func(t *testing.T) {
+					file := filepath.Join(t.TempDir(), "since.ndjson")
+					ferry(t, dst.endpoint(), file, "--since", since.Format(time.RFC3339))
+					if got := userNames(t, file); strings.Join(got, "\n") != strings.Join(drifted, "\n") {
+						t.Errorf("--since %s from %s read %v, want the drifted users %v", since.Format(time.RFC3339), to, got, drifted)
+					}
+				})
 				sum := ferry(t, src.endpoint(), dst.target(), "--create-missing-roles", "--upsert")
-				if sum.Read != nUsers || sum.Written != drifted || sum.Skipped != nUsers-drifted || sum.Rejected != 0 {
-					t.Errorf("upsert re-run: %+v, want %d read, the %d drifted written, the rest skipped as unchanged", sum, nUsers, drifted)
+				if sum.Read != nUsers || sum.Written != len(drifted) || sum.Skipped != nUsers-len(drifted) || sum.Rejected != 0 {
+					t.Errorf("upsert re-run: %+v, want %d read, the %d drifted written, the rest skipped as unchanged", sum, nUsers, len(drifted))
 				}
 				again := dst.snapshot(t)
 				if len(again.list) != nUsers {
@@ -186,8 +198,8 @@ func TestInterop(t *testing.T) {
 // drift changes n of the listed users on s over plain HTTP with PUT, as another client would: each
 // one a different kind of change (a core attribute, a value inside the custom extension, a
 // value removed from a multi-valued attribute, the custom multi-valued attribute, the
-// enterprise extension, the custom extension removed), and returns how many it changed.
-func drift(t *testing.T, s server, list []map[string]any, n int) int {
+// enterprise extension, the custom extension removed), and returns their userNames, sorted.
+func drift(t *testing.T, s server, list []map[string]any, n int) []string {
 	t.Helper()
 	changes := []func(u map[string]any){
 		func(u map[string]any) { u["title"] = "Drifted" },
@@ -197,6 +209,7 @@ func drift(t *testing.T, s server, list []map[string]any, n int) int {
 		func(u map[string]any) { u[enterpriseURN].(map[string]any)["costCenter"] = "CC-drift" },
 		func(u map[string]any) { delete(u, acmeURN) },
 	}
+	var names []string
 	for i := range n {
 		u := deepCopy(list[i*len(list)/n]).(map[string]any)
 		id := asString(u["id"])
@@ -206,8 +219,31 @@ func drift(t *testing.T, s server, list []map[string]any, n int) int {
 		if _, err := s.call(http.MethodPut, "Users/"+id, u, nil); err != nil {
 			t.Fatal(err)
 		}
+		names = append(names, asString(u["userName"]))
 	}
-	return n
+	slices.Sort(names)
+	return names
+}
+
+// userNames reads the userNames of a SCIM backup file (NDJSON), sorted.
+func userNames(t *testing.T, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for line := range strings.Lines(string(b)) {
+		var u struct {
+			UserName string `json:"userName"`
+		}
+		if err := json.Unmarshal([]byte(line), &u); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		names = append(names, u.UserName)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // compareDirectory compares the users, and in a subtest gated on ferry's group support,
