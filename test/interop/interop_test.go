@@ -13,6 +13,7 @@ package interop
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -190,6 +191,40 @@ func TestInterop(t *testing.T) {
 					t.Errorf("after the re-run %s holds %d users, want %d", to, len(again.list), nUsers)
 				}
 				compareDirectory(t, from+" -> "+to+" after drift and --upsert", srcSnap, again)
+			})
+			// Users the source does not have (added to the target by another client):
+			// --mirror deactivates them (active=false), --mirror-delete deletes them;
+			// everyone else is left as it is.
+			t.Run("mirror", func(t *testing.T) {
+				mode := []string{"--mirror"}
+				if to == "scimmy" {
+					mode = append(mode, "--mirror-delete")
+				}
+				var extra []string
+				for i := range 3 {
+					name := fmt.Sprintf("only.on.target.%d@example.org", i)
+					u := map[string]any{"schemas": []any{coreUserURN}, "userName": name, "active": true}
+					if _, err := dst.call(http.MethodPost, "Users", u, nil); err != nil {
+						t.Fatal(err)
+					}
+					extra = append(extra, strings.ToLower(name))
+				}
+				sum := ferry(t, src.endpoint(), dst.target(), append([]string{"--create-missing-roles", "--upsert"}, mode...)...)
+				if sum.Read != nUsers || sum.Skipped != nUsers || sum.Rejected != 0 {
+					t.Errorf("%v: %+v, want %d read and skipped as unchanged", mode, sum, nUsers)
+				}
+				got := dst.snapshot(t)
+				for _, name := range extra {
+					u, ok := got.users[name]
+					switch {
+					case len(mode) == 2 && ok:
+						t.Errorf("%v: %s is still on %s, want deleted", mode, name, to)
+					case len(mode) == 1 && (!ok || u["active"] != false):
+						t.Errorf("%v: %s on %s is %v, want kept with active false", mode, name, to, u)
+					}
+					delete(got.users, name)
+				}
+				compareDirectory(t, from+" -> "+to+" after "+strings.Join(mode, " "), srcSnap, got)
 			})
 		})
 	}
