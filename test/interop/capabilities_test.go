@@ -117,7 +117,8 @@ func checkFilter(t *testing.T, s server, ids map[string]string) {
 // their cap, on a last page that holds fewer, though RFC 7644 §3.4.2 says it is the number
 // returned; a client must count the Resources.)
 func checkPaging(t *testing.T, s server, all []map[string]any) {
-	for _, c := range []struct{ start, count int }{{1, 100}, {51, 100}, {101, 100}, {len(all) - 5, 100}, {len(all) + 1, 10}, {7, 0}} {
+	// Offsets on and off count's multiples, one (len-10, len) with startIndex below count.
+	for _, c := range []struct{ start, count int }{{1, 100}, {51, 40}, {101, 100}, {len(all) - 5, 100}, {len(all) - 10, len(all)}, {len(all) + 1, 10}, {7, 0}} {
 		p := s.page(t, "Users", url.Values{"startIndex": {strconv.Itoa(c.start)}, "count": {strconv.Itoa(c.count)}})
 		lo, hi := min(c.start-1, len(all)), min(c.start-1+c.count, len(all))
 		var want, got []any
