@@ -49,12 +49,7 @@ func summaryOf(t *testing.T, out string) jsonSummary {
 // and reports the whole migration: read 5, written 5, exit 0; then the journal is gone.
 func TestResumeFromJournal(t *testing.T) {
 	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Spec{Provider: "scim", Empty: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	getenv := func(k string) string { return sb.Env[k] }
+	sb, getenv := emptySCIM(t)
 	in := filepath.Join(dir, "in.ndjson")
 	scimFile(t, in, "A", "B", "C", "D", "E")
 	// Line 4 in the target, written as the crashed run would have.
@@ -100,12 +95,7 @@ func TestResumeFromJournal(t *testing.T) {
 // target's user and the attribute, and not overwritten.
 func TestRerunFinishedMigration(t *testing.T) {
 	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Spec{Provider: "scim", Empty: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	getenv := func(k string) string { return sb.Env[k] }
+	sb, getenv := emptySCIM(t)
 	in := filepath.Join(dir, "in.ndjson")
 	scimFile(t, in, "A", "B", "C")
 	state := filepath.Join(dir, "state.json")
@@ -147,4 +137,16 @@ func countUsers(t *testing.T, sb *sandbox.Running, name string) int {
 		t.Fatal(err)
 	}
 	return list.TotalResults
+}
+
+// emptySCIM starts an empty SCIM sandbox for the test and returns it with the
+// environment that reaches it.
+func emptySCIM(t *testing.T) (*sandbox.Running, func(string) string) {
+	t.Helper()
+	sb, err := sandbox.Start(sandbox.Spec{Provider: "scim", Empty: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return sb, func(k string) string { return sb.Env[k] }
 }
