@@ -56,7 +56,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "read and transform everything, write nothing, report what would happen")
 	fs.StringVar(&f.rejects, "rejects", "", "write rejected records with their reasons to this NDJSON file")
 	fs.StringVar(&f.changes, "changes", "", "write every change made to a user (with the original value) to this NDJSON file")
-	fs.StringVar(&f.resume, "resume", "", "keep progress in this state file and continue from it after a crash")
+	fs.StringVar(&f.resume, "resume", "", "keep progress in this state file (and STATE.journal, a line per committed batch) and continue from it after a crash")
 	fs.StringVar(&f.since, "since", "", "only users changed since this time (RFC 3339, or a duration like 24h)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress display")
 	fs.BoolVar(&f.json, "json", false, "print one JSON summary object on stdout")
