@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
 	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
@@ -171,4 +172,18 @@ func (d *SCIMServer) checkExtensions(item []byte) error {
 	}
 	json.Unmarshal(item, &u)
 	return fmt.Errorf("user %q: %w (by the server's /Schemas definition)", u.UserName, vs)
+}
+
+var _ core.ExtensionSource = (*SCIM)(nil)
+
+// Extensions implements core.ExtensionSource: the custom extensions the server declares
+// for Users, which are all its users can carry.
+func (s *SCIM) Extensions(ctx context.Context) []string {
+	var out []string
+	for _, e := range s.Server(ctx).Extensions {
+		if schemas.IsExtensionURN(e.Schema) {
+			out = append(out, e.Schema)
+		}
+	}
+	return out
 }

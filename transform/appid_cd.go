@@ -211,6 +211,11 @@ func decodeCDSCIM(obj []byte, u *schemas.User, rest *extraBuilder) error {
 				u.Ferry.SourceID = s
 				continue
 			}
+		case schemas.IsExtensionURN(key) && len(m.Val) > 0 && m.Val[0] == '{':
+			// A custom schema extension: Cloud Directory's scimUser is a SCIM user, and
+			// its extension data is the user's as in any SCIM record, kept verbatim.
+			u.Extensions = append(u.Extensions, schemas.Extension{URN: key, Data: compactCopy(m.Val)})
+			continue
 		case cdKnown(key) && !isEmptyValue(m.Val):
 			if len(known) > 1 {
 				known = append(known, ',')
@@ -290,6 +295,12 @@ func encodeAppIDCD(dst []byte, u *schemas.User) ([]byte, error) {
 	}
 	if originalID != "" {
 		sw.str("originalId", originalID)
+	}
+	for _, x := range u.Extensions {
+		// Beside the enterprise extension, where Cloud Directory keeps SCIM extensions.
+		if _, dup := lookup(written, x.URN); !dup {
+			sw.rawMember(jsonw.AppendString(nil, x.URN), x.Data)
+		}
 	}
 	if len(scimExtra) > 0 {
 		em := newMembers(scimExtra, pathExtra+".scimUser")

@@ -74,6 +74,16 @@ func (p *Plan) WriteText(w io.Writer) error {
 		pf("  ... and %d more\n", p.OversizeTotal-int64(len(p.Oversize)))
 	}
 
+	if len(p.Extensions) > 0 {
+		pf("\nSchema extensions (users, attributes):\n")
+		for _, x := range p.Extensions {
+			pf("  %s: %d users; %s\n", x.URN, x.Users, strings.Join(x.Attributes, ", "))
+			if x.Undeclared > 0 {
+				pf("    the target does not declare it: migrate refuses the run (exit 3), or with --drop-unknown-extensions writes these %d users without it, its values in the change log\n", x.Undeclared)
+			}
+		}
+	}
+
 	pf("\nRoles referenced: %d\n", len(p.Roles))
 	for _, r := range p.Roles {
 		pf("  %-40s %7d users\n", r.Role, r.Users)

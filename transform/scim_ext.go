@@ -80,3 +80,15 @@ func appendExtensions(b []byte, exts []schemas.Extension) []byte {
 	}
 	return b
 }
+
+// ExtensionURNs lists the custom extension URNs a raw SCIM record has data under (null
+// excepted), from its top-level member names alone.
+func ExtensionURNs(raw []byte) []string {
+	var out []string
+	for m := newMembers(raw, ""); m.next(); {
+		if schemas.IsExtensionURN(string(m.Key)) && !isNull(m.Val) {
+			out = append(out, string(m.Key))
+		}
+	}
+	return out
+}

@@ -74,7 +74,7 @@ func plan(ctx context.Context, e *env, f *runFlags) (*transform.Plan, *load.Role
 	if err != nil {
 		return nil, nil, s, err
 	}
-	dst, err := load.Open(ctx, to, core.Options{Format: f.toFormat, Getenv: e.getenv, Stdout: e.stderr})
+	dst, err := load.Open(ctx, to, core.Options{Format: f.toFormat, Getenv: e.getenv, Stdout: e.stderr, DropUnknownExtensions: true})
 	if err != nil {
 		return nil, nil, s, err
 	}
