@@ -176,9 +176,14 @@ func (s *SCIM) discoverSchemas(ctx context.Context) {
 			} `json:"schemaExtensions"`
 		} `json:"Resources"`
 	}
-	if err := s.c.GetJSON(ctx, "Schemas", nil, &list); err != nil {
+	var raw json.RawMessage
+	if err := s.c.GetJSON(ctx, "Schemas", nil, &raw); err != nil {
 		return
 	}
+	if json.Unmarshal(raw, &list) != nil {
+		return
+	}
+	s.learnHidden(raw)
 	known := map[string]bool{"externalid": true}
 	core := false
 	for _, r := range list.Resources {

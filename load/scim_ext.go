@@ -96,3 +96,28 @@ func (s *SCIM) refuseUndeclared(batch []core.Item) error {
 	}
 	return nil
 }
+
+// learnHidden marks the attributes the provider never returns (returned "never" or
+// mutability "writeOnly" in its /Schemas, a custom extension's PIN say) as not kept, so
+// that an --upsert re-run does not see every user as changed for want of them. A
+// definition the strict parser refuses teaches nothing: the run learns from answers.
+func (s *SCIM) learnHidden(raw []byte) {
+	defs, err := schemas.ParseSchemas(raw)
+	if err != nil {
+		return
+	}
+	for _, d := range defs {
+		if strings.EqualFold(d.ID, schemas.CoreGroupURN) {
+			continue
+		}
+		prefix := ""
+		if !strings.EqualFold(d.ID, schemas.CoreUserURN) {
+			prefix = strings.ToLower(d.ID) + "."
+		}
+		for i := range d.Attributes {
+			if a := &d.Attributes[i]; a.NeverReturned() {
+				s.dropped.Store(prefix+strings.ToLower(a.Name), true)
+			}
+		}
+	}
+}

@@ -102,3 +102,31 @@ func TestSCIMSinkUndeclaredExtensions(t *testing.T) {
 		})
 	}
 }
+
+// An --upsert re-run over users whose extension holds a write-only attribute (the
+// provider never returns it) finds them unchanged: the sink learns from /Schemas that the
+// attribute is not read back, instead of updating every user on every run.
+func TestSCIMSinkUpsertIgnoresWriteOnlyExtensionAttributes(t *testing.T) {
+	def, err := os.ReadFile("../fixtures/extensions/acme.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newSCIMEnv(t, sbscim.Config{Strict: true, Extensions: []json.RawMessage{def}}, "")
+	rec := `{"schemas":["` + schemas.CoreUserURN + `","` + acmeURN + `"],"userName":"a","` + acmeURN + `":{"badge":1,"pin":"0000"}}`
+	dec, _ := transform.DecoderFor(core.FormatSCIM)
+	want := []core.Outcome{core.Created, core.Unchanged}
+	for run, w := range want {
+		u, err := dec.Decode([]byte(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := e.sink(t, true, 1) // a new sink each run, as a new process would have
+		res, err := sink.Write(context.Background(), []core.Item{{Ref: "line 1", User: u, Data: []byte(rec)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Outcome != w {
+			t.Errorf("run %d: %v (%s), want %v", run+1, res[0].Outcome, res[0].Reason, w)
+		}
+	}
+}

@@ -23,9 +23,9 @@ type extension struct {
 	required bool
 }
 
-// neverReturned reports whether a server keeps a's value from every read (RFC 7643 §7:
+// NeverReturned reports whether a server keeps a's value from every read (RFC 7643 §7:
 // returned "never", or mutability "writeOnly", e.g. a password).
-func neverReturned(a *Attribute) bool {
+func (a *Attribute) NeverReturned() bool {
 	return equalFoldASCII(a.Returned, "never") || equalFoldASCII(a.Mutability, "writeOnly")
 }
 

@@ -345,7 +345,7 @@ func (w *walker) extension(e *extension, val token) bool {
 	if e.required && !w.broken {
 		for i := range e.def.Attributes {
 			a := &e.def.Attributes[i]
-			if a.Required && !neverReturned(a) && !seen.has(a.Name) {
+			if a.Required && !a.NeverReturned() && !seen.has(a.Name) {
 				w.c.add(e.urn+":"+a.Name, "required by the schema's definition, and missing")
 			}
 		}
