@@ -211,7 +211,7 @@ func decodeCDSCIM(obj []byte, u *schemas.User, rest *extraBuilder) error {
 				u.Ferry.SourceID = s
 				continue
 			}
-		case schemas.IsExtensionURN(key) && len(m.Val) > 0 && m.Val[0] == '{':
+		case schemas.IsExtensionURN(key) && len(m.Val) > 0 && m.Val[0] == '{' && !hasExtension(u, key):
 			// A custom schema extension: Cloud Directory's scimUser is a SCIM user, and
 			// its extension data is the user's as in any SCIM record, kept verbatim.
 			u.Extensions = append(u.Extensions, schemas.Extension{URN: key, Data: compactCopy(m.Val)})
@@ -249,6 +249,11 @@ func decodeCDSCIM(obj []byte, u *schemas.User, rest *extraBuilder) error {
 		u.Ferry.SourceID = cd.ID
 	}
 	return nil
+}
+
+func hasExtension(u *schemas.User, urn string) bool {
+	_, ok := u.Extension(urn)
+	return ok
 }
 
 func fromAppID(u *schemas.User) bool {
