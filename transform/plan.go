@@ -36,6 +36,9 @@ type Plan struct {
 	// Extensions are the custom schema extensions users carry, per URN; migrate's
 	// preflight reads them from a plan file to refuse a target that does not declare one.
 	Extensions []ExtensionStat `json:"extensions,omitempty"`
+	// SourceServer says what a SCIM source's discovery documents told (paging, limits,
+	// extensions), for the reader of the plan.
+	SourceServer string `json:"sourceServer,omitempty"`
 }
 
 // PlanVersion is the version of the plan file format.

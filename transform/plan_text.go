@@ -19,6 +19,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		target = "any (every rule)"
 	}
 	pf("Plan: %d users read, target %s; nothing was written.\n", p.Users, target)
+	if p.SourceServer != "" {
+		pf("  source server: %s\n", p.SourceServer)
+	}
 	pf("  unchanged %d, changed %d, warned %d, rejected %d\n",
 		p.Outcomes["unchanged"], p.Outcomes["changed"], p.Outcomes["warned"], p.Outcomes["rejected"])
 

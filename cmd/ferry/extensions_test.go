@@ -308,3 +308,21 @@ func TestPlanListsExtensions(t *testing.T) {
 		t.Errorf("plan text:\n%s", out)
 	}
 }
+
+// ferry plan from a SCIM server says what the server's discovery documents told.
+func TestPlanShowsSourceServer(t *testing.T) {
+	r, getenv := scimExtTarget(t, acmeDef(t))
+	if code, out, errs := ferry(t, getenv, "migrate", "--from", "../../fixtures/extensions/acme.ndjson", "--to", r.Endpoint,
+		"--drop-unknown-extensions", "--no-progress"); code != exitOK {
+		t.Fatalf("load: exit %d: %s %s", code, out, errs)
+	}
+	code, out, errs := ferry(t, getenv, "plan", "--from", r.Endpoint)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	for _, want := range []string{"source server: paging cursor and index", "filter true, sort true, etag true", "bulk 1000 ops", acmeURN, acmeURN + ": 2 users; badge"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan does not say %q:\n%s", want, out)
+		}
+	}
+}

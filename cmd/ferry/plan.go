@@ -105,6 +105,9 @@ func plan(ctx context.Context, e *env, f *runFlags) (*transform.Plan, *load.Role
 		return nil, nil, s, err
 	}
 	p := planner.Result()
+	if sc, ok := src.(*extract.SCIM); ok {
+		p.SourceServer = sc.Server(ctx).Summary()
+	}
 	var diff *load.RolesDiff
 	if target, ok := dst.(core.RoleReader); ok {
 		need, err := sourceNeeds(ctx, src, target, p)
