@@ -18,7 +18,7 @@ import (
 // from a plan file, from a source that declares them (a SCIM server), or by scanning a
 // SCIM file source once; a source it cannot read twice (stdin) is left to the sink's
 // guard, which stops the run at the first such user.
-func extensionPreflight(ctx context.Context, f *runFlags, src core.Source, dst core.Sink, plan *transform.Plan) error {
+func extensionPreflight(ctx context.Context, e *env, f *runFlags, src core.Source, dst core.Sink, plan *transform.Plan) error {
 	target, ok := dst.(core.ExtensionTarget)
 	if !ok || f.dropUnknownExt {
 		return nil
@@ -33,7 +33,7 @@ func extensionPreflight(ctx context.Context, f *runFlags, src core.Source, dst c
 		urns = src.(core.ExtensionSource).Extensions(ctx)
 	case src.Format() == core.FormatSCIM && f.from != "-":
 		var err error
-		if urns, err = scanExtensions(ctx, f); err != nil {
+		if urns, err = scanExtensions(ctx, e, f); err != nil {
 			return err
 		}
 	}
@@ -54,8 +54,8 @@ func implementsExtensionSource(src core.Source) bool {
 // scanExtensions reads a SCIM file source once more, looking only at each record's
 // top-level member names, for the custom extension URNs its users carry (all of them, so
 // that a refusal names every one the target lacks).
-func scanExtensions(ctx context.Context, f *runFlags) ([]string, error) {
-	src, err := extract.Open(ctx, f.from, core.Options{Format: f.fromFormat})
+func scanExtensions(ctx context.Context, e *env, f *runFlags) ([]string, error) {
+	src, err := extract.Open(ctx, f.from, core.Options{Format: f.fromFormat, Getenv: e.getenv})
 	if err != nil {
 		return nil, err
 	}

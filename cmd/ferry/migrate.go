@@ -128,7 +128,7 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	if err := preflight(ctx, e, src, dst, plan, f.policy.createRoles, f.dryRun); err != nil {
 		return s, err
 	}
-	if err := extensionPreflight(ctx, f, src, dst, plan); err != nil {
+	if err := extensionPreflight(ctx, e, f, src, dst, plan); err != nil {
 		return s, err
 	}
 	cfg := pipeline.Config{
