@@ -80,6 +80,9 @@ func (d *SCIMServer) Summary() string {
 	if len(exts) > 0 {
 		fmt.Fprintf(&b, ", extensions %s", strings.Join(exts, " "))
 	}
+	if len(d.Notes) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(d.Notes, "; "))
+	}
 	return b.String()
 }
 
