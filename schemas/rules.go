@@ -231,7 +231,7 @@ func hasPrefixFold(s, prefix string) bool {
 // extension data ferry has no Go type for: a URN (attribute names cannot hold ':', RFC 7643
 // §2.1) other than the built-in ones.
 func IsExtensionURN(key string) bool {
-	return hasPrefixFold(key, "urn:") && !IsBuiltinURN(key)
+	return len(key) > len("urn:") && hasPrefixFold(key, "urn:") && !IsBuiltinURN(key)
 }
 
 // knownIndex returns urn's index in knownUserSchemas, or -1.

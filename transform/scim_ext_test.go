@@ -29,6 +29,12 @@ func TestDecodeSCIMCustomExtensions(t *testing.T) {
 		{"not an object", `{` + core + `,"urn:acme:2.0:User":[1]}`, nil, "urn:acme:2.0:User"},
 		{"core still strict", `{` + core + `,"nick":"x","urn:acme:2.0:User":{}}`, nil, "nick"},
 		{"core types still strict", `{` + core + `,"active":1,"urn:acme:2.0:User":{}}`, nil, "active"},
+		{"trailing data", `{` + core + `,"urn:acme:2.0:User":{}} 0`, nil, "(record)"},
+		{"trailing data, URN not listed", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","urn:acme:2.0:User":{}}{}`, nil, "(record)"},
+		{"malformed extension", `{` + core + `,"urn:acme:2.0:User":tru}`, nil, "(record)"},
+		{"schemas not first", `{"userName":"u","schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:acme:2.0:User"],"urn:acme:2.0:User":{"b":1}}`,
+			[]schemas.Extension{{URN: "urn:acme:2.0:User", Data: []byte(`{"b":1}`)}}, ""},
+		{"listed, no data", `{` + core + `}`, nil, ""},
 		{"duplicate extension", `{` + core + `,"urn:acme:2.0:User":{},"URN:ACME:2.0:User":{}}`, nil, "*"},
 	}
 	for _, tt := range tests {
