@@ -97,8 +97,9 @@ func (s *SCIM) refuseUndeclared(batch []core.Item) error {
 	return nil
 }
 
-// learnHidden marks the attributes the provider never returns (returned "never" or
-// mutability "writeOnly" in its /Schemas, a custom extension's PIN say) as not kept, so
+// learnHidden marks the attributes the provider does not return in a read (returned
+// "never" or "request", or mutability "writeOnly" in its /Schemas: a custom extension's
+// PIN, say) as not kept, so
 // that an --upsert re-run does not see every user as changed for want of them. A
 // definition the strict parser refuses teaches nothing: the run learns from answers.
 func (s *SCIM) learnHidden(raw []byte) {
@@ -115,7 +116,7 @@ func (s *SCIM) learnHidden(raw []byte) {
 			prefix = strings.ToLower(d.ID) + "."
 		}
 		for i := range d.Attributes {
-			if a := &d.Attributes[i]; a.NeverReturned() {
+			if a := &d.Attributes[i]; !a.ReturnedByDefault() {
 				s.dropped.Store(prefix+strings.ToLower(a.Name), true)
 			}
 		}

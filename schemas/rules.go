@@ -23,10 +23,11 @@ type extension struct {
 	required bool
 }
 
-// NeverReturned reports whether a server keeps a's value from every read (RFC 7643 §7:
-// returned "never", or mutability "writeOnly", e.g. a password).
-func (a *Attribute) NeverReturned() bool {
-	return equalFoldASCII(a.Returned, "never") || equalFoldASCII(a.Mutability, "writeOnly")
+// ReturnedByDefault reports whether a server includes a's value in an ordinary read
+// (RFC 7643 §7): not when returned is "never" or "request" (only when asked for by name),
+// nor for a writeOnly attribute (a password).
+func (a *Attribute) ReturnedByDefault() bool {
+	return !equalFoldASCII(a.Returned, "never") && !equalFoldASCII(a.Returned, "request") && !equalFoldASCII(a.Mutability, "writeOnly")
 }
 
 var (
