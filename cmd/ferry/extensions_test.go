@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	stdjson "encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,7 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-dev/ferry/extract"
+	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/sandbox"
+	"github.com/ferry-dev/ferry/load"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -325,4 +330,51 @@ func TestPlanShowsSourceServer(t *testing.T) {
 			t.Errorf("plan does not say %q:\n%s", want, out)
 		}
 	}
+}
+
+// The preflight learns the extensions from a SCIM source's declarations and from a plan
+// file as well as from scanning a file: each way, a target without the extension is
+// refused before anything is written.
+func TestExtensionPreflightSources(t *testing.T) {
+	src, srcEnv := scimExtTarget(t, acmeDef(t), []byte(oktaSchema))
+	dst, dstEnv := scimExtTarget(t)
+	t.Run("SCIM source declares them", func(t *testing.T) {
+		// Two sandboxes, two tokens under one variable name: the ends are opened here,
+		// each with its own environment, rather than through the command line.
+		ctx := context.Background()
+		s, err := extract.Open(ctx, src.Endpoint, core.Options{Getenv: srcEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := load.Open(ctx, dst.Endpoint, core.Options{Getenv: dstEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &runFlags{from: src.Endpoint, to: dst.Endpoint}
+		err = extensionPreflight(ctx, &env{getenv: srcEnv}, f, s, d, nil)
+		if !errors.Is(err, core.ErrAborted) || !strings.Contains(err.Error(), acmeURN) || !strings.Contains(err.Error(), "urn:okta:custom:user:1.0") {
+			t.Fatalf("preflight: %v", err)
+		}
+		f.dropUnknownExt = true
+		if err := extensionPreflight(ctx, &env{getenv: srcEnv}, f, s, d, nil); err != nil {
+			t.Errorf("with --drop-unknown-extensions: %v", err)
+		}
+	})
+	t.Run("plan file lists them", func(t *testing.T) {
+		planFile := filepath.Join(t.TempDir(), "plan.json")
+		if code, out, errs := ferry(t, dstEnv, "plan", "--from", "../../fixtures/extensions/acme.ndjson", "--to", dst.Endpoint, "--out", planFile); code != exitOK {
+			t.Fatalf("plan: exit %d: %s %s", code, out, errs)
+		}
+		// A source with no extension at all: the refusal can only come from the plan,
+		// which is read instead of scanning the source (stdin cannot be scanned).
+		plain := filepath.Join(t.TempDir(), "plain.ndjson")
+		os.WriteFile(plain, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"plain"}`+"\n"), 0o600)
+		code, out, errs := ferry(t, dstEnv, "migrate", "--from", plain, "--plan", planFile, "--to", dst.Endpoint, "--no-progress")
+		if code != exitAborted || !strings.Contains(errs, acmeURN) {
+			t.Fatalf("exit %d, want %d naming %s: %s %s", code, exitAborted, acmeURN, out, errs)
+		}
+		if n := len(targetUsers(t, dst)); n != 0 {
+			t.Errorf("%d users written", n)
+		}
+	})
 }
