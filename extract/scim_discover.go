@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
 	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
@@ -78,6 +79,9 @@ func (d *SCIMServer) Summary() string {
 	sort.Strings(exts)
 	if len(exts) > 0 {
 		fmt.Fprintf(&b, ", extensions %s", strings.Join(exts, " "))
+	}
+	if len(d.Notes) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(d.Notes, "; "))
 	}
 	return b.String()
 }
@@ -171,4 +175,18 @@ func (d *SCIMServer) checkExtensions(item []byte) error {
 	}
 	json.Unmarshal(item, &u)
 	return fmt.Errorf("user %q: %w (by the server's /Schemas definition)", u.UserName, vs)
+}
+
+var _ core.ExtensionSource = (*SCIM)(nil)
+
+// Extensions implements core.ExtensionSource: the custom extensions the server declares
+// for Users, which are all its users can carry.
+func (s *SCIM) Extensions(ctx context.Context) []string {
+	var out []string
+	for _, e := range s.Server(ctx).Extensions {
+		if schemas.IsExtensionURN(e.Schema) {
+			out = append(out, e.Schema)
+		}
+	}
+	return out
 }

@@ -143,3 +143,68 @@ func TestSCIMSinceNeedsFilter(t *testing.T) {
 		t.Fatalf("error %v, want a usage error about filters", err)
 	}
 }
+
+// A server that publishes no discovery documents (or broken ones) is read with RFC 7644's
+// defaults, says so, and checks no extension types; users still come through.
+func TestSCIMSourceWithoutDiscovery(t *testing.T) {
+	tests := []struct {
+		name  string
+		serve func(w http.ResponseWriter, path string) bool // true: answered
+		notes []string
+	}{
+		{"404 everywhere", func(w http.ResponseWriter, path string) bool {
+			w.WriteHeader(http.StatusNotFound)
+			return true
+		}, []string{"ServiceProviderConfig: HTTP 404", "Schemas: HTTP 404", "ResourceTypes: HTTP 404"}},
+		{"garbage documents", func(w http.ResponseWriter, path string) bool {
+			w.Header().Set("Content-Type", "application/scim+json")
+			switch {
+			case strings.HasSuffix(path, "/Schemas"):
+				w.Write([]byte(`[{"id":"acme","attributes":[]}]`))
+			case strings.HasSuffix(path, "/ResourceTypes"):
+				w.Write([]byte(`{"Resources":[{"schema":"User"}]}`))
+			default:
+				w.Write([]byte(`{"bulk":{"maxOperations":-3}}`))
+			}
+			return true
+		}, []string{"ServiceProviderConfig: a negative limit", `id "acme" is not a URN`, `schema "User" is not a URN`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			users := []json.RawMessage{acmeUser("a", `{"badge":"not checked"}`)}
+			clk := newFakeClock()
+			s, err := sb.New(sb.Config{Users: users, Clock: clk, BasePath: "/scim/v2", Token: "scim-test-token"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case strings.HasSuffix(r.URL.Path, "/ServiceProviderConfig"), strings.HasSuffix(r.URL.Path, "/Schemas"), strings.HasSuffix(r.URL.Path, "/ResourceTypes"):
+					tt.serve(w, r.URL.Path)
+					return
+				}
+				s.Handler().ServeHTTP(w, r)
+			})
+			srv := serve(t, h, faults.Config{})
+			e := &scimEnv{sb: s, srv: srv.URL, clock: clk, rec: &recorder{next: http.DefaultTransport, now: clk.Now}}
+			src := e.source(t)
+			d := src.Server(context.Background())
+			if d.HasConfig || d.CursorPaging() || !d.IndexPaging() || len(d.Definitions) != 0 {
+				t.Errorf("defaults not kept: %+v", d)
+			}
+			sum := d.Summary()
+			for _, n := range tt.notes {
+				if !strings.Contains(sum, n) {
+					t.Errorf("summary %q does not say %q", sum, n)
+				}
+			}
+			if !strings.HasPrefix(sum, "paging index") {
+				t.Errorf("summary %q", sum)
+			}
+			recs, err := collect(context.Background(), src)
+			if err != nil || len(recs) != 1 || recs[0].Err != nil {
+				t.Errorf("users without discovery: %v %v", recs, err)
+			}
+		})
+	}
+}

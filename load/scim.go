@@ -50,6 +50,12 @@ type SCIM struct {
 	// unsupported lists the extension URNs the provider does not declare: their data is
 	// not sent (a strict provider refuses the whole user, a lenient one drops it).
 	unsupported []string
+	// declared holds the lower-cased extension URNs the provider declares for Users; nil
+	// when it publishes no schemas (then custom extensions are sent as they are).
+	declared map[string]bool
+	// dropUnknown: write users without the custom extensions the provider does not
+	// declare (--drop-unknown-extensions); otherwise such a user aborts the run.
+	dropUnknown bool
 
 	bulkOff atomic.Bool // the provider refused /Bulk: POST each user
 	orOff   atomic.Bool // the provider refused "or" filters: look names up one by one
@@ -129,7 +135,7 @@ func openSCIM(ctx context.Context, ep *endpoint.Endpoint, opt core.Options) (cor
 // NewSCIM builds the sink on a client for the provider's base URL and reads the
 // provider's configuration. Tests build the client themselves.
 func NewSCIM(ctx context.Context, c *httpx.Client, opt core.Options) (*SCIM, error) {
-	s := &SCIM{c: c, target: "scim", upsert: opt.Upsert, conc: max(1, opt.Concurrency), sleep: backoffSleep}
+	s := &SCIM{c: c, target: "scim", upsert: opt.Upsert, conc: max(1, opt.Concurrency), sleep: backoffSleep, dropUnknown: opt.DropUnknownExtensions}
 	s.sem = make(chan struct{}, s.conc)
 	if err := s.discover(ctx); err != nil {
 		return nil, err
@@ -170,9 +176,14 @@ func (s *SCIM) discoverSchemas(ctx context.Context) {
 			} `json:"schemaExtensions"`
 		} `json:"Resources"`
 	}
-	if err := s.c.GetJSON(ctx, "Schemas", nil, &list); err != nil {
+	var raw json.RawMessage
+	if err := s.c.GetJSON(ctx, "Schemas", nil, &raw); err != nil {
 		return
 	}
+	if json.Unmarshal(raw, &list) != nil {
+		return
+	}
+	s.learnHidden(raw)
 	known := map[string]bool{"externalid": true}
 	core := false
 	for _, r := range list.Resources {
@@ -215,6 +226,7 @@ func (s *SCIM) discoverSchemas(ctx context.Context) {
 	for e := range exts {
 		known[e] = true
 	}
+	s.declared = exts
 	for _, urn := range []string{schemas.EnterpriseUserURN, schemas.FerryUserURN} {
 		if !exts[strings.ToLower(urn)] {
 			s.unsupported = append(s.unsupported, urn)
@@ -295,6 +307,9 @@ func (s *SCIM) Write(ctx context.Context, batch []core.Item) ([]core.Result, err
 		}
 		ops = append(ops, op)
 	}
+	if err := s.refuseUndeclared(batch); err != nil {
+		return nil, err
+	}
 	var err error
 	if s.upsert && s.sp.Filter.Supported {
 		ops, err = w.settleExisting(ctx, ops)
@@ -330,7 +345,7 @@ func (s *SCIM) prepare(i int, it *core.Item) (*scimOp, error) {
 		return nil, errors.New("userName: missing (a SCIM provider requires it)")
 	}
 	body := it.Data
-	strip := u.ID != "" || u.Meta != nil || len(body) == 0
+	strip := u.ID != "" || u.Meta != nil || len(body) == 0 || s.listsUndeclared(u)
 	for _, urn := range s.unsupported {
 		if (urn == schemas.EnterpriseUserURN && u.Enterprise != nil) || (urn == schemas.FerryUserURN && u.Ferry != nil) || u.HasSchema(urn) {
 			strip = true
@@ -350,6 +365,7 @@ func (s *SCIM) prepare(i int, it *core.Item) (*scimOp, error) {
 				c.Ferry = nil
 			}
 		}
+		s.stripUndeclared(&c)
 		enc, err := transform.EncoderFor(core.FormatSCIM)
 		if err != nil {
 			return nil, err

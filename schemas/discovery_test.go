@@ -166,6 +166,16 @@ func TestValidateExtension(t *testing.T) {
 		{"canonical values", `{"badge":1,"tier":"bronze"}`, []string{p + `tier: "bronze" is not a canonical value (gold, silver)`}},
 		{"not an object", `[1]`, []string{acmeURN + ": expected object (the " + acmeURN + " extension), got array"}},
 	}
+	req, err := ParseSchemas([]byte(`[{"id":"urn:r:1","attributes":[
+		{"name":"always","type":"string","required":true,"returned":"always"},
+		{"name":"asked","type":"string","required":true,"returned":"request"},
+		{"name":"secret","type":"string","required":true,"mutability":"writeOnly"}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strs(ValidateExtension(&req[0], []byte(`{}`))); !slices.Equal(got, []string{"urn:r:1:always: required by the schema's definition, and missing"}) {
+		t.Errorf("required but not returned by default: %q", got)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := strs(ValidateExtension(def, []byte(tt.data)))

@@ -23,10 +23,11 @@ type extension struct {
 	required bool
 }
 
-// neverReturned reports whether a server keeps a's value from every read (RFC 7643 §7:
-// returned "never", or mutability "writeOnly", e.g. a password).
-func neverReturned(a *Attribute) bool {
-	return equalFoldASCII(a.Returned, "never") || equalFoldASCII(a.Mutability, "writeOnly")
+// ReturnedByDefault reports whether a server includes a's value in an ordinary read
+// (RFC 7643 §7): not when returned is "never" or "request" (only when asked for by name),
+// nor for a writeOnly attribute (a password).
+func (a *Attribute) ReturnedByDefault() bool {
+	return !equalFoldASCII(a.Returned, "never") && !equalFoldASCII(a.Returned, "request") && !equalFoldASCII(a.Mutability, "writeOnly")
 }
 
 var (
@@ -231,7 +232,7 @@ func hasPrefixFold(s, prefix string) bool {
 // extension data ferry has no Go type for: a URN (attribute names cannot hold ':', RFC 7643
 // §2.1) other than the built-in ones.
 func IsExtensionURN(key string) bool {
-	return hasPrefixFold(key, "urn:") && !IsBuiltinURN(key)
+	return len(key) > len("urn:") && hasPrefixFold(key, "urn:") && !IsBuiltinURN(key)
 }
 
 // knownIndex returns urn's index in knownUserSchemas, or -1.

@@ -345,7 +345,7 @@ func (w *walker) extension(e *extension, val token) bool {
 	if e.required && !w.broken {
 		for i := range e.def.Attributes {
 			a := &e.def.Attributes[i]
-			if a.Required && !neverReturned(a) && !seen.has(a.Name) {
+			if a.Required && a.ReturnedByDefault() && !seen.has(a.Name) {
 				w.c.add(e.urn+":"+a.Name, "required by the schema's definition, and missing")
 			}
 		}
@@ -375,8 +375,9 @@ func (w *walker) customExtension(urn string, val token) bool {
 // that defines it, as a SCIM service provider publishes it at /Schemas: every attribute is
 // one the schema defines, of its type (a string where it says string, an integer where
 // integer, ...), multi-valued where it says so, with canonical values; every required
-// attribute is present, except those a server never returns (returned "never", mutability
-// "writeOnly": RFC 7643 §7), which a read cannot be expected to hold. Paths are
+// attribute is present, except those a server does not return in a read (returned "never"
+// or "request", mutability "writeOnly": RFC 7643 §7), which a read cannot be expected to
+// hold. Paths are
 // "URN:attribute".
 func ValidateExtension(def *Schema, data []byte) []Violation {
 	w := &walker{raw: data, dec: stdjson.NewDecoder(bytes.NewReader(data))}

@@ -211,6 +211,11 @@ func decodeCDSCIM(obj []byte, u *schemas.User, rest *extraBuilder) error {
 				u.Ferry.SourceID = s
 				continue
 			}
+		case schemas.IsExtensionURN(key) && len(m.Val) > 0 && m.Val[0] == '{' && !hasExtension(u, key):
+			// A custom schema extension: Cloud Directory's scimUser is a SCIM user, and
+			// its extension data is the user's as in any SCIM record, kept verbatim.
+			u.Extensions = append(u.Extensions, schemas.Extension{URN: key, Data: compactCopy(m.Val)})
+			continue
 		case cdKnown(key) && !isEmptyValue(m.Val):
 			if len(known) > 1 {
 				known = append(known, ',')
@@ -244,6 +249,11 @@ func decodeCDSCIM(obj []byte, u *schemas.User, rest *extraBuilder) error {
 		u.Ferry.SourceID = cd.ID
 	}
 	return nil
+}
+
+func hasExtension(u *schemas.User, urn string) bool {
+	_, ok := u.Extension(urn)
+	return ok
 }
 
 func fromAppID(u *schemas.User) bool {
@@ -290,6 +300,12 @@ func encodeAppIDCD(dst []byte, u *schemas.User) ([]byte, error) {
 	}
 	if originalID != "" {
 		sw.str("originalId", originalID)
+	}
+	for _, x := range u.Extensions {
+		// Beside the enterprise extension, where Cloud Directory keeps SCIM extensions.
+		if _, dup := lookup(written, x.URN); !dup {
+			sw.rawMember(jsonw.AppendString(nil, x.URN), x.Data)
+		}
 	}
 	if len(scimExtra) > 0 {
 		em := newMembers(scimExtra, pathExtra+".scimUser")

@@ -118,6 +118,7 @@ func auth0Losses(u *schemas.User, importItem bool) []string {
 		}
 	}
 	add(u.Enterprise != nil, schemas.EnterpriseUserURN)
+	out = extensionLosses(out, u)
 
 	add(len(f.Attributes) > 0, pathAttributes)
 	if importItem {

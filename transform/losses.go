@@ -22,6 +22,8 @@ func LossesFor(format string) func(*schemas.User) []string {
 		return Auth0ImportLosses
 	case core.FormatAuth0:
 		return Auth0Losses
+	case core.FormatAppID:
+		return AppIDLosses
 	}
 	return nil
 }
@@ -40,12 +42,32 @@ func RecordLosses(u *schemas.User, format string, paths []string, c *Changes) {
 	note := "the target (" + format + ") has no place for this value"
 	for _, p := range paths {
 		var v any = redact.Marker
-		if !redact.IsSecretKey(lastSegment(p)) {
+		if data, ok := u.Extension(p); ok {
+			// A whole custom extension: its data as read (json.Marshal of a User has no
+			// place for it), secrets nested in it masked.
+			v = nil
+			if red, ok := redact.JSON(data); ok {
+				v = json.RawMessage(red)
+			}
+		} else if !redact.IsSecretKey(lastSegment(p)) {
 			v = redactedValue(valueAt(doc, p))
 		}
 		c.Add(RuleTargetFormat, p, v, nil, note)
 	}
 }
+
+// extensionLosses lists the custom extensions of u, for a target format that has no place
+// for them (as it has none for the enterprise extension).
+func extensionLosses(out []string, u *schemas.User) []string {
+	for _, e := range u.Extensions {
+		out = append(out, e.URN)
+	}
+	return out
+}
+
+// AppIDLosses lists what an App ID users/import item cannot carry that ferry's own
+// extension does not keep either: custom schema extensions.
+func AppIDLosses(u *schemas.User) []string { return extensionLosses(nil, u) }
 
 var extensionURNs = []string{schemas.EnterpriseUserURN, schemas.FerryUserURN}
 

@@ -33,6 +33,12 @@ type Plan struct {
 	Oversize       []OversizeProfile `json:"oversize"`
 	OversizeTotal  int64             `json:"oversizeTotal"`
 	Roles          []RoleCount       `json:"roles"`
+	// Extensions are the custom schema extensions users carry, per URN; migrate's
+	// preflight reads them from a plan file to refuse a target that does not declare one.
+	Extensions []ExtensionStat `json:"extensions,omitempty"`
+	// SourceServer says what a SCIM source's discovery documents told (paging, limits,
+	// extensions), for the reader of the plan.
+	SourceServer string `json:"sourceServer,omitempty"`
 }
 
 // PlanVersion is the version of the plan file format.
@@ -94,6 +100,7 @@ type Planner struct {
 	oversize   []OversizeProfile
 	overTotal  int64
 	roles      map[string]int64
+	exts       map[string]*extAcc
 
 	shards    [32]planShard
 	npaths    atomic.Int64
@@ -124,6 +131,7 @@ func NewPlanner() *Planner {
 		rules:      map[string]*ruleAcc{},
 		rejections: map[string]*ruleAcc{},
 		roles:      map[string]int64{},
+		exts:       map[string]*extAcc{},
 	}
 	for i := range pl.shards {
 		pl.shards[i].m = map[string]*pathAcc{}
@@ -196,6 +204,7 @@ func (pl *Planner) Observe(u *schemas.User, changes []Change, rejected error) {
 		pl.oversize = append(pl.oversize, OversizeProfile{User: ref, Bytes: size, Rejected: rej != nil && rej.Rule == RuleProfileSize})
 		pl.trimOversize()
 	}
+	pl.observeExtensions(u, changes)
 	for _, r := range u.Roles {
 		name := r.Value
 		if name == "" {
@@ -386,6 +395,7 @@ func (pl *Planner) Result() *Plan {
 	for r, n := range pl.roles {
 		p.Roles = append(p.Roles, RoleCount{Role: r, Users: n})
 	}
+	p.Extensions = pl.extensionStats()
 	sort.Slice(p.Roles, func(i, j int) bool {
 		if p.Roles[i].Users != p.Roles[j].Users {
 			return p.Roles[i].Users > p.Roles[j].Users

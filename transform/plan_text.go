@@ -19,6 +19,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		target = "any (every rule)"
 	}
 	pf("Plan: %d users read, target %s; nothing was written.\n", p.Users, target)
+	if p.SourceServer != "" {
+		pf("  source server: %s\n", p.SourceServer)
+	}
 	pf("  unchanged %d, changed %d, warned %d, rejected %d\n",
 		p.Outcomes["unchanged"], p.Outcomes["changed"], p.Outcomes["warned"], p.Outcomes["rejected"])
 
@@ -72,6 +75,16 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	if int64(len(p.Oversize)) < p.OversizeTotal {
 		pf("  ... and %d more\n", p.OversizeTotal-int64(len(p.Oversize)))
+	}
+
+	if len(p.Extensions) > 0 {
+		pf("\nSchema extensions (users, attributes):\n")
+		for _, x := range p.Extensions {
+			pf("  %s: %d users; %s\n", x.URN, x.Users, strings.Join(x.Attributes, ", "))
+			if x.Undeclared > 0 {
+				pf("    the target does not declare it: migrate refuses the run (exit 3), or with --drop-unknown-extensions writes these %d users without it, its values in the change log\n", x.Undeclared)
+			}
+		}
 	}
 
 	pf("\nRoles referenced: %d\n", len(p.Roles))

@@ -562,6 +562,7 @@ func firstField(err error) (field, msg string, ok bool) {
 func FuzzDecodeSCIM(f *testing.F) {
 	seedFromGolden(f, "*/*.scim.golden")
 	f.Add([]byte(`{"userName":"a","emails":[{"value":1}]}`))
+	f.Add([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:acme:1"],"userName":"a","urn:acme:1":{"b":[1.50, {"c":"\u00e9"}]}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		u, err := decodeSCIM(raw)
 		if err != nil {
@@ -571,6 +572,23 @@ func FuzzDecodeSCIM(f *testing.F) {
 			return
 		}
 		encodeAll(t, u)
+		// Custom extension data survives an encode and a decode byte for byte.
+		out, err := encodeSCIM(nil, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeSCIM(out)
+		if err != nil {
+			t.Fatalf("SCIM written for a decoded user does not read back: %v\n%s", err, out)
+		}
+		if len(back.Extensions) != len(u.Extensions) {
+			t.Fatalf("extensions %q, back %q", u.Extensions, back.Extensions)
+		}
+		for i := range u.Extensions {
+			if back.Extensions[i].URN != u.Extensions[i].URN || string(back.Extensions[i].Data) != string(u.Extensions[i].Data) {
+				t.Fatalf("extension %d changed: %s %s -> %s %s", i, u.Extensions[i].URN, u.Extensions[i].Data, back.Extensions[i].URN, back.Extensions[i].Data)
+			}
+		}
 	})
 }
 

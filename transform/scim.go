@@ -40,17 +40,27 @@ func decodeSCIM(raw []byte) (*schemas.User, error) {
 // decodeSCIMValid is decodeSCIM for a record known to be valid UTF-8.
 func decodeSCIMValid(raw []byte) (*schemas.User, error) {
 	u := new(schemas.User)
-	rest, err := json.Parse(raw, u, json.DisallowUnknownFields)
-	if err != nil {
-		// Custom extension data has no Go field: the strict decode refuses it as unknown.
-		// Only such records pay for taking it out and decoding the rest again.
-		if core, exts, found, xerr := splitExtensions(raw); xerr != nil {
-			return nil, xerr
-		} else if found {
-			u = new(schemas.User)
-			rest, err = json.Parse(core, u, json.DisallowUnknownFields)
-			u.Extensions = exts
+	var (
+		rest []byte
+		err  error
+	)
+	if listsCustomURN(raw) {
+		// Custom extension data has no Go field: it is taken out first and the rest
+		// decoded strictly, once.
+		var found bool
+		if rest, found, err = decodeWithExtensions(raw, u); !found && err == nil {
+			rest, err = json.Parse(raw, u, json.DisallowUnknownFields)
 		}
+	} else if rest, err = json.Parse(raw, u, json.DisallowUnknownFields); err != nil {
+		// Data under a URN schemas does not list: the strict decode refused it as an
+		// unknown field; decoded without it, Validate names the URN.
+		v := new(schemas.User)
+		if r, found, xerr := decodeWithExtensions(raw, v); found || xerr != nil {
+			u, rest, err = v, r, xerr
+		}
+	}
+	if fe, ok := err.(*FieldError); ok && json.Valid(raw) {
+		return nil, fe // extension data that is not an object
 	}
 	if err == nil && len(trimWS(rest)) > 0 {
 		// Parse stops after the first value: "{...}0" would pass as the user alone.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/jsonw"
 	"github.com/ferry-dev/ferry/schemas"
+	"github.com/segmentio/encoding/json"
 )
 
 // splitExtensions takes the data of custom schema extensions (any URN but core, enterprise
@@ -53,6 +54,74 @@ func splitExtensions(raw []byte) (rest []byte, exts []schemas.Extension, found b
 	return append(rest, '}'), exts, true, nil
 }
 
+// decodeWithExtensions decodes raw into u strictly, its custom extension data taken out
+// into u.Extensions; found is false (and u untouched) when it has none. rest is what
+// follows the record, for the caller's trailing-data check.
+func decodeWithExtensions(raw []byte, u *schemas.User) (rest []byte, found bool, err error) {
+	// The split scanner trusts its input (found by FuzzDecodeSCIM: {"urn:"{0 passed).
+	if !json.Valid(raw) {
+		return nil, false, nil
+	}
+	core, exts, found, err := splitExtensions(raw)
+	if err != nil || !found {
+		return nil, found, err
+	}
+	if _, err = json.Parse(core, u, json.DisallowUnknownFields); err != nil {
+		return nil, true, err
+	}
+	u.Extensions = exts
+	return raw[skipValue(raw, skipWS(raw, 0)):], true, nil
+}
+
+// listsCustomURN reports whether raw's first member is a schemas array naming a custom
+// extension (the SCIM encoder writes schemas first, as do servers): such a record carries
+// extension data, and is best split before the strict decode rather than after it fails.
+// It looks at bytes only: it runs on every SCIM record.
+func listsCustomURN(raw []byte) bool {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return false
+	}
+	i = skipWS(raw, i+1)
+	const key = `"schemas"`
+	if !bytes.HasPrefix(raw[i:], []byte(key)) {
+		return false
+	}
+	i = skipWS(raw, i+len(key))
+	if i >= len(raw) || raw[i] != ':' {
+		return false
+	}
+	i = skipWS(raw, i+1)
+	if i >= len(raw) || raw[i] != '[' {
+		return false
+	}
+	for e := newElements(raw[i:skipValue(raw, i)]); e.next(); {
+		v := e.Val
+		if len(v) > 2 && v[0] == '"' && v[len(v)-1] == '"' && isCustomURN(v[1:len(v)-1]) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	urnPrefix   = []byte("urn:")
+	builtinURNs = [][]byte{[]byte(schemas.CoreUserURN), []byte(schemas.EnterpriseUserURN), []byte(schemas.FerryUserURN)}
+)
+
+// isCustomURN is schemas.IsExtensionURN on bytes, allocation-free.
+func isCustomURN(b []byte) bool {
+	if len(b) <= len(urnPrefix) || !bytes.EqualFold(b[:len(urnPrefix)], urnPrefix) {
+		return false
+	}
+	for _, u := range builtinURNs {
+		if bytes.EqualFold(b, u) {
+			return false
+		}
+	}
+	return true
+}
+
 // compactCopy copies a valid JSON value, removing white space outside strings only when
 // there is any: everything else (key order, escapes, number forms) stays as written.
 func compactCopy(v []byte) []byte {
@@ -79,4 +148,16 @@ func appendExtensions(b []byte, exts []schemas.Extension) []byte {
 		b = append(b, e.Data...)
 	}
 	return b
+}
+
+// ExtensionURNs lists the custom extension URNs a raw SCIM record has data under (null
+// excepted), from its top-level member names alone.
+func ExtensionURNs(raw []byte) []string {
+	var out []string
+	for m := newMembers(raw, ""); m.next(); {
+		if schemas.IsExtensionURN(string(m.Key)) && !isNull(m.Val) {
+			out = append(out, string(m.Key))
+		}
+	}
+	return out
 }

@@ -2,9 +2,11 @@ package transform
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/schemas"
 )
 
@@ -27,6 +29,12 @@ func TestDecodeSCIMCustomExtensions(t *testing.T) {
 		{"not an object", `{` + core + `,"urn:acme:2.0:User":[1]}`, nil, "urn:acme:2.0:User"},
 		{"core still strict", `{` + core + `,"nick":"x","urn:acme:2.0:User":{}}`, nil, "nick"},
 		{"core types still strict", `{` + core + `,"active":1,"urn:acme:2.0:User":{}}`, nil, "active"},
+		{"trailing data", `{` + core + `,"urn:acme:2.0:User":{}} 0`, nil, "(record)"},
+		{"trailing data, URN not listed", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","urn:acme:2.0:User":{}}{}`, nil, "(record)"},
+		{"malformed extension", `{` + core + `,"urn:acme:2.0:User":tru}`, nil, "(record)"},
+		{"schemas not first", `{"userName":"u","schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:acme:2.0:User"],"urn:acme:2.0:User":{"b":1}}`,
+			[]schemas.Extension{{URN: "urn:acme:2.0:User", Data: []byte(`{"b":1}`)}}, ""},
+		{"listed, no data", `{` + core + `}`, nil, ""},
 		{"duplicate extension", `{` + core + `,"urn:acme:2.0:User":{},"URN:ACME:2.0:User":{}}`, nil, "*"},
 	}
 	for _, tt := range tests {
@@ -58,6 +66,67 @@ func TestDecodeSCIMCustomExtensions(t *testing.T) {
 			}
 			if u.UserName != "u" {
 				t.Errorf("userName %q", u.UserName)
+			}
+		})
+	}
+}
+
+// Custom extensions on targets that are not SCIM: Cloud Directory's scimUser carries them
+// as it carries the enterprise extension (verbatim, both ways); the Auth0 shapes and the
+// App ID profile have no place for them, as for the enterprise extension, so each is a
+// loss whose change keeps the data as read.
+func TestCustomExtensionsOnOtherTargets(t *testing.T) {
+	const acme = `{"badge":1.50,"pin":"1234","nested":{"a":[1,"<&>"]}}`
+	rec := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:acme:2.0:User"],"userName":"u@example.com","emails":[{"value":"u@example.com","primary":true}],"urn:acme:2.0:User":` + acme + `}`
+	u, err := decodeSCIM([]byte(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		format string
+		lost   bool
+	}{
+		{core.FormatAuth0, true},
+		{core.FormatAuth0Import, true},
+		{core.FormatAppID, true},
+		{core.FormatAppIDCD, false},
+		{core.FormatSCIM, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			var paths []string
+			if f := LossesFor(tt.format); f != nil {
+				paths = f(u)
+			}
+			if got := slices.Contains(paths, "urn:acme:2.0:User"); got != tt.lost {
+				t.Fatalf("losses %q: acme lost %v, want %v", paths, got, tt.lost)
+			}
+			if tt.lost {
+				ch := Changes{User: u.Ref()}
+				RecordLosses(u, tt.format, []string{"urn:acme:2.0:User"}, &ch)
+				if len(ch.List) != 1 || ch.List[0].Path != "urn:acme:2.0:User" {
+					t.Fatalf("changes %+v", ch.List)
+				}
+				if b := ch.List[0].Before; string(b) != acme {
+					t.Errorf("change keeps %s, want the data as read %s", ch.List[0].Before, acme)
+				}
+				return
+			}
+			enc, _ := EncoderFor(tt.format)
+			dec, _ := DecoderFor(tt.format)
+			out, err := enc.Encode(nil, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := dec.Decode(out)
+			if err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			if len(back.Extensions) != 1 || back.Extensions[0].URN != "urn:acme:2.0:User" || string(back.Extensions[0].Data) != acme {
+				t.Errorf("%s: extensions back %q", out, back.Extensions)
+			}
+			if tt.format == core.FormatAppIDCD && !strings.Contains(string(out), `"scimUser":{`) {
+				t.Errorf("not in scimUser: %s", out)
 			}
 		})
 	}

@@ -2,12 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/ferry-dev/ferry/extract"
+	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/sandbox"
+	"github.com/ferry-dev/ferry/load"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -104,4 +113,268 @@ func TestCustomExtensionsRejected(t *testing.T) {
 			t.Errorf("reject %d: ref %q user %q reason %q\nwant ref %q user %q reason %q...", i, r.Ref, r.User, r.Reason, w.ref, w.user, w.reason)
 		}
 	}
+}
+
+const acmeURN = "urn:ietf:params:scim:schemas:extension:acme:2.0:User"
+
+// oktaSchema declares the Okta-style extension of the fixture's second user.
+const oktaSchema = `{"id":"urn:okta:custom:user:1.0","name":"OktaCustom","attributes":[{"name":"costCode","type":"string","multiValued":false,"required":false},{"name":"big","type":"decimal","multiValued":false,"required":false},{"name":"e","type":"decimal","multiValued":false,"required":false}]}`
+
+func scimExtTarget(t *testing.T, exts ...[]byte) (*sandbox.Running, func(string) string) {
+	t.Helper()
+	spec := sandbox.Spec{Provider: "scim", Empty: true}
+	for _, e := range exts {
+		spec.SCIMExtensions = append(spec.SCIMExtensions, e)
+	}
+	r, err := sandbox.Start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, func(k string) string { return r.Env[k] }
+}
+
+// targetUsers reads the provider's users directly (not through ferry), by userName.
+func targetUsers(t *testing.T, r *sandbox.Running) map[string]map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, r.URL+"/scim/v2/Users?count=200", nil)
+	req.Header.Set("Authorization", "Bearer "+r.Env["SCIM_TOKEN"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l struct{ Resources []map[string]any }
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, u := range l.Resources {
+		out[u["userName"].(string)] = u
+	}
+	return out
+}
+
+func acmeDef(t *testing.T) []byte {
+	b, err := os.ReadFile("../../fixtures/extensions/acme.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A SCIM target that does not declare the users' extensions: by default the run is refused
+// before anything is written (exit 3, naming the URNs and the way out); with
+// --drop-unknown-extensions the users go without that data and the change log keeps each
+// extension's values as read; a target that declares them gets them.
+func TestSCIMTargetExtensions(t *testing.T) {
+	const fixture = "../../fixtures/extensions/acme.ndjson"
+	t.Run("refused before writing", func(t *testing.T) {
+		r, getenv := scimExtTarget(t)
+		code, out, errs := ferry(t, getenv, "migrate", "--from", fixture, "--to", r.Endpoint, "--no-progress")
+		if code != exitAborted {
+			t.Fatalf("exit %d, want %d: %s %s", code, exitAborted, out, errs)
+		}
+		for _, want := range []string{acmeURN, "urn:okta:custom:user:1.0", "--drop-unknown-extensions", "nothing was written"} {
+			if !strings.Contains(errs, want) {
+				t.Errorf("stderr does not say %q: %s", want, errs)
+			}
+		}
+		if n := len(targetUsers(t, r)); n != 0 {
+			t.Errorf("%d users written before the refusal", n)
+		}
+	})
+	t.Run("dropped with the flag, values in the change log", func(t *testing.T) {
+		r, getenv := scimExtTarget(t)
+		changes := filepath.Join(t.TempDir(), "changes.ndjson")
+		code, out, errs := ferry(t, getenv, "migrate", "--from", fixture, "--to", r.Endpoint, "--drop-unknown-extensions",
+			"--changes", changes, "--json", "--no-progress")
+		if code != exitOK {
+			t.Fatalf("exit %d: %s %s", code, out, errs)
+		}
+		users := targetUsers(t, r)
+		if len(users) != 3 {
+			t.Fatalf("%d users written, want 3", len(users))
+		}
+		for name, u := range users {
+			b, _ := json.Marshal(u)
+			if strings.Contains(string(b), "acme") || strings.Contains(string(b), "okta") || strings.Contains(string(b), "listed:but:empty") {
+				t.Errorf("%s: undeclared extension sent: %s", name, b)
+			}
+		}
+		log, err := os.ReadFile(changes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{
+			`"path":"` + acmeURN + `"`,
+			`"badge":1042,"clearance":"\u003csecret \u0026 co\u003e","ratio":1.50`,
+			`"path":"urn:okta:custom:user:1.0"`,
+			`"big":123456789012345678901234567890,"e":1e-7`,
+		} {
+			if !strings.Contains(string(log), want) {
+				t.Errorf("change log lacks %s:\n%s", want, log)
+			}
+		}
+		if n := strings.Count(string(log), "\n"); n != 3 {
+			t.Errorf("%d changes, want 3 (acme twice, okta once):\n%s", n, log)
+		}
+	})
+	t.Run("declared: written, and read back the same", func(t *testing.T) {
+		r, getenv := scimExtTarget(t, acmeDef(t), []byte(oktaSchema))
+		code, out, errs := ferry(t, getenv, "migrate", "--from", fixture, "--to", r.Endpoint, "--json", "--no-progress")
+		if code != exitOK || !strings.Contains(out, `"written":3`) || !strings.Contains(out, `"changes":0`) {
+			t.Fatalf("exit %d: %s %s", code, out, errs)
+		}
+		back := filepath.Join(t.TempDir(), "back.ndjson")
+		if code, out, errs := ferry(t, getenv, "migrate", "--from", r.Endpoint, "--to", back, "--json", "--no-progress"); code != exitOK {
+			t.Fatalf("read back: exit %d: %s %s", code, out, errs)
+		}
+		want := extensionsByUser(t, fixture)
+		got := extensionsByUser(t, back)
+		for name, w := range want {
+			if !reflect.DeepEqual(got[name], w) {
+				t.Errorf("%s: extensions read back %v, want %v", name, got[name], w)
+			}
+		}
+	})
+}
+
+// extensionsByUser decodes each user's custom extension data, as values (a server keeps
+// the values, not the bytes: 1.50 comes back as 1.5).
+func extensionsByUser(t *testing.T, path string) map[string]map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var u map[string]any
+		if err := json.Unmarshal([]byte(line), &u); err != nil {
+			t.Fatal(err)
+		}
+		exts := map[string]any{}
+		for k, v := range u {
+			if strings.HasPrefix(k, "urn:") && !strings.Contains(k, "ferry") && !strings.Contains(k, "enterprise") {
+				exts[k] = assigned(v)
+			}
+		}
+		out[u["userName"].(string)] = exts
+	}
+	return out
+}
+
+// assigned drops what RFC 7643 §2.5 makes equivalent to unassigned (null, an empty array),
+// which a server need not return.
+func assigned(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	out := map[string]any{}
+	for k, x := range m {
+		if arr, isArr := x.([]any); x == nil || (isArr && len(arr) == 0) {
+			continue
+		}
+		out[k] = assigned(x)
+	}
+	return out
+}
+
+// ferry plan lists each extension with its users and attributes, and says which ones the
+// target does not declare.
+func TestPlanListsExtensions(t *testing.T) {
+	r, getenv := scimExtTarget(t, acmeDef(t))
+	code, out, errs := ferry(t, getenv, "plan", "--from", "../../fixtures/extensions/acme.ndjson", "--to", r.Endpoint, "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	var p struct {
+		Plan struct {
+			Extensions []struct {
+				URN        string
+				Users      int
+				Attributes []string
+				Undeclared int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(p.Plan.Extensions)
+	want := "[{" + acmeURN + " 2 [badge clearance flags hired nick office ratio skills] 0} {urn:okta:custom:user:1.0 1 [big costCode e] 1}]"
+	if got != want {
+		t.Errorf("plan extensions\n got %s\nwant %s", got, want)
+	}
+	code, out, _ = ferry(t, getenv, "plan", "--from", "../../fixtures/extensions/acme.ndjson", "--to", r.Endpoint)
+	if code != exitOK || !strings.Contains(out, "urn:okta:custom:user:1.0: 1 users; big, costCode, e") || !strings.Contains(out, "the target does not declare it") {
+		t.Errorf("plan text:\n%s", out)
+	}
+}
+
+// ferry plan from a SCIM server says what the server's discovery documents told.
+func TestPlanShowsSourceServer(t *testing.T) {
+	r, getenv := scimExtTarget(t, acmeDef(t))
+	if code, out, errs := ferry(t, getenv, "migrate", "--from", "../../fixtures/extensions/acme.ndjson", "--to", r.Endpoint,
+		"--drop-unknown-extensions", "--no-progress"); code != exitOK {
+		t.Fatalf("load: exit %d: %s %s", code, out, errs)
+	}
+	code, out, errs := ferry(t, getenv, "plan", "--from", r.Endpoint)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	for _, want := range []string{"source server: paging cursor and index", "filter true, sort true, etag true", "bulk 1000 ops", acmeURN, acmeURN + ": 2 users; badge"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan does not say %q:\n%s", want, out)
+		}
+	}
+}
+
+// The preflight learns the extensions from a SCIM source's declarations and from a plan
+// file as well as from scanning a file: each way, a target without the extension is
+// refused before anything is written.
+func TestExtensionPreflightSources(t *testing.T) {
+	src, srcEnv := scimExtTarget(t, acmeDef(t), []byte(oktaSchema))
+	dst, dstEnv := scimExtTarget(t)
+	t.Run("SCIM source declares them", func(t *testing.T) {
+		// Two sandboxes, two tokens under one variable name: the ends are opened here,
+		// each with its own environment, rather than through the command line.
+		ctx := context.Background()
+		s, err := extract.Open(ctx, src.Endpoint, core.Options{Getenv: srcEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := load.Open(ctx, dst.Endpoint, core.Options{Getenv: dstEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &runFlags{from: src.Endpoint, to: dst.Endpoint}
+		err = extensionPreflight(ctx, &env{getenv: srcEnv}, f, s, d, nil)
+		if !errors.Is(err, core.ErrAborted) || !strings.Contains(err.Error(), acmeURN) || !strings.Contains(err.Error(), "urn:okta:custom:user:1.0") {
+			t.Fatalf("preflight: %v", err)
+		}
+		f.dropUnknownExt = true
+		if err := extensionPreflight(ctx, &env{getenv: srcEnv}, f, s, d, nil); err != nil {
+			t.Errorf("with --drop-unknown-extensions: %v", err)
+		}
+	})
+	t.Run("plan file lists them", func(t *testing.T) {
+		planFile := filepath.Join(t.TempDir(), "plan.json")
+		if code, out, errs := ferry(t, dstEnv, "plan", "--from", "../../fixtures/extensions/acme.ndjson", "--to", dst.Endpoint, "--out", planFile); code != exitOK {
+			t.Fatalf("plan: exit %d: %s %s", code, out, errs)
+		}
+		// A source with no extension at all: the refusal can only come from the plan,
+		// which is read instead of scanning the source (stdin cannot be scanned).
+		plain := filepath.Join(t.TempDir(), "plain.ndjson")
+		os.WriteFile(plain, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"plain"}`+"\n"), 0o600)
+		code, out, errs := ferry(t, dstEnv, "migrate", "--from", plain, "--plan", planFile, "--to", dst.Endpoint, "--no-progress")
+		if code != exitAborted || !strings.Contains(errs, acmeURN) {
+			t.Fatalf("exit %d, want %d naming %s: %s %s", code, exitAborted, acmeURN, out, errs)
+		}
+		if n := len(targetUsers(t, dst)); n != 0 {
+			t.Errorf("%d users written", n)
+		}
+	})
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/ferry-dev/ferry/internal/backup"
 	"github.com/ferry-dev/ferry/internal/checkpoint"
 	"github.com/ferry-dev/ferry/internal/endpoint"
-	"github.com/ferry-dev/ferry/internal/sandbox"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -261,12 +260,7 @@ func TestDemo(t *testing.T) {
 // of the whole migration (both runs), as one clean run would report it.
 func TestResumeAppendsToLogs(t *testing.T) {
 	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Spec{Provider: "scim", Empty: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	getenv := func(k string) string { return sb.Env[k] }
+	sb, getenv := emptySCIM(t)
 	in := filepath.Join(dir, "in.ndjson")
 	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"%s"}` + "\n"
 	os.WriteFile(in, []byte("garbage before the cursor\n"+strings.Replace(user, "%s", "first", 1)+

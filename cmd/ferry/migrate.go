@@ -30,6 +30,7 @@ type runFlags struct {
 	from, to, fromFormat, toFormat string
 	concurrency, workers, batch    int
 	upsert, dryRun                 bool
+	dropUnknownExt                 bool
 	rejects, changes, resume       string
 	since                          string
 	noProgress, json               bool
@@ -54,9 +55,10 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.batch, "batch-size", 0, "users per batch (default 500, or less where the target demands)")
 	fs.BoolVar(&f.upsert, "upsert", false, "update users that already exist in the target instead of rejecting them")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "read and transform everything, write nothing, report what would happen")
+	fs.BoolVar(&f.dropUnknownExt, "drop-unknown-extensions", false, "write users to a SCIM target without the schema extensions it does not declare (their values go to the change log); without it such a run is refused before writing (exit 3)")
 	fs.StringVar(&f.rejects, "rejects", "", "write rejected records with their reasons to this NDJSON file")
 	fs.StringVar(&f.changes, "changes", "", "write every change made to a user (with the original value) to this NDJSON file")
-	fs.StringVar(&f.resume, "resume", "", "keep progress in this state file and continue from it after a crash")
+	fs.StringVar(&f.resume, "resume", "", "keep progress in this state file (and STATE.journal, a line per committed batch) and continue from it after a crash")
 	fs.StringVar(&f.since, "since", "", "only users changed since this time (RFC 3339, or a duration like 24h)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress display")
 	fs.BoolVar(&f.json, "json", false, "print one JSON summary object on stdout")
@@ -97,7 +99,7 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	if err != nil {
 		return s, err
 	}
-	dst, err := load.Open(ctx, f.to, core.Options{Format: f.toFormat, Getenv: e.getenv, Upsert: f.upsert, Concurrency: f.concurrency, Source: src.Name(), EncryptTo: f.encryptTo, Stdout: e.stdout})
+	dst, err := load.Open(ctx, f.to, core.Options{Format: f.toFormat, Getenv: e.getenv, Upsert: f.upsert, Concurrency: f.concurrency, Source: src.Name(), EncryptTo: f.encryptTo, Stdout: e.stdout, DropUnknownExtensions: f.dropUnknownExt})
 	if err != nil {
 		return s, err
 	}
@@ -125,6 +127,9 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	}
 	catChanges, err := preflight(ctx, e, src, dst, plan, f.policy.createRoles, f.dryRun)
 	if err != nil {
+		return s, err
+	}
+	if err := extensionPreflight(ctx, e, f, src, dst, plan); err != nil {
 		return s, err
 	}
 	if !f.dryRun {

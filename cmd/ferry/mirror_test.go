@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,25 +50,10 @@ func scimTarget(t *testing.T) (*sandbox.Running, func(string) string) {
 // activeUsers reads the provider's users directly (not through ferry): userName -> active.
 func activeUsers(t *testing.T, r *sandbox.Running) map[string]bool {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, r.URL+"/scim/v2/Users?count=200", nil)
-	req.Header.Set("Authorization", "Bearer "+r.Env["SCIM_TOKEN"])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var l struct {
-		Resources []struct {
-			UserName string `json:"userName"`
-			Active   *bool  `json:"active"`
-		} `json:"Resources"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]bool{}
-	for _, u := range l.Resources {
-		out[u.UserName] = u.Active == nil || *u.Active
+	for name, u := range targetUsers(t, r) {
+		active, isBool := u["active"].(bool)
+		out[name] = !isBool || active
 	}
 	return out
 }

@@ -74,7 +74,7 @@ func plan(ctx context.Context, e *env, f *runFlags) (*transform.Plan, *load.Role
 	if err != nil {
 		return nil, nil, s, err
 	}
-	dst, err := load.Open(ctx, to, core.Options{Format: f.toFormat, Getenv: e.getenv, Stdout: e.stderr})
+	dst, err := load.Open(ctx, to, core.Options{Format: f.toFormat, Getenv: e.getenv, Stdout: e.stderr, DropUnknownExtensions: true})
 	if err != nil {
 		return nil, nil, s, err
 	}
@@ -105,6 +105,9 @@ func plan(ctx context.Context, e *env, f *runFlags) (*transform.Plan, *load.Role
 		return nil, nil, s, err
 	}
 	p := planner.Result()
+	if sc, ok := src.(*extract.SCIM); ok {
+		p.SourceServer = sc.Server(ctx).Summary()
+	}
 	var diff *load.RolesDiff
 	if target, ok := dst.(core.RoleReader); ok {
 		need, _, err := sourceNeeds(ctx, e, src, target, p)

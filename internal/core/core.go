@@ -231,6 +231,19 @@ type Lossy interface {
 	Losses(u *schemas.User) []string
 }
 
+// ExtensionTarget is a Sink whose target declares the schema extensions it keeps (a SCIM
+// service provider's /Schemas and /ResourceTypes). Undeclared returns those of urns it does
+// not declare, or nil when it declares them all or cannot tell.
+type ExtensionTarget interface {
+	Undeclared(urns []string) []string
+}
+
+// ExtensionSource is a Source that knows, without reading its users, which schema
+// extensions they may carry (a SCIM service provider declares them).
+type ExtensionSource interface {
+	Extensions(ctx context.Context) []string
+}
+
 // RoleAssigner is a Sink that gives users their roles itself (after a bulk import that
 // cannot), so a format's lack of a roles field loses nothing.
 type RoleAssigner interface {
@@ -263,6 +276,10 @@ type Options struct {
 	EncryptTo []string
 	// Getenv reads credentials; tests substitute it. Secrets never come from flags or URLs.
 	Getenv func(string) string
+	// DropUnknownExtensions lets a target that does not declare a schema extension take
+	// the users carrying it without that data (recorded in the change log); without it
+	// such a target refuses the run before writing (ExtensionTarget).
+	DropUnknownExtensions bool
 }
 
 // Sentinel errors callers branch on.

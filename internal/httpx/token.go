@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/encoding/json"
+
+	"github.com/ferry-dev/ferry/internal/core"
 )
 
 // TokenSource yields the bearer token for the next request. Implementations must be safe
@@ -200,6 +202,10 @@ func (e *GrantError) Error() string {
 }
 
 func (e *GrantError) Unwrap() error { return e.Err }
+
+// Is makes a refused grant a configuration error (core.ErrUsage: exit status 2): the
+// credentials, the application's grants or the audience need changing, and no retry helps.
+func (e *GrantError) Is(target error) bool { return target == core.ErrUsage }
 
 // refusal turns a token endpoint's 4xx answer into a GrantError; other errors pass.
 func (g *grant) refusal(err error) error {

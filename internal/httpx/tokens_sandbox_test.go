@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
 	"github.com/ferry-dev/ferry/internal/sandbox/appid"
 	"github.com/ferry-dev/ferry/internal/sandbox/auth0"
@@ -236,6 +237,9 @@ func TestGrantErrors(t *testing.T) {
 			}
 			if !errors.Is(err, tc.unauthorized403) {
 				t.Errorf("error %v is not %v", err, tc.unauthorized403)
+			}
+			if !errors.Is(err, core.ErrUsage) {
+				t.Errorf("a refused grant is not a configuration error (exit 2): %v", err)
 			}
 			var ge *httpx.GrantError
 			if !errors.As(err, &ge) || ge.Code != "access_denied" || ge.Grant != "client credentials" {

@@ -253,6 +253,9 @@ type SinkCase struct {
 	// Cloud Directory import has no upsert): a second write with upsert then refuses each
 	// user as existing, and still writes none twice.
 	NoUpdate string
+	// NoReadBack, when set, says why the sink's Verifier cannot read this target's users
+	// back (they stay conflicts on a re-run without --upsert).
+	NoReadBack string
 	// OpenBadCredentials opens a sink onto a target with a wrong secret, when the case has
 	// one, and names the secrets (the wrong one and the target's) no error may carry.
 	OpenBadCredentials func(t *testing.T) (core.Sink, []string, error)
@@ -423,6 +426,46 @@ func TestSink(t *testing.T, c SinkCase) {
 		}
 		if !saysExists(res[0].Reason) {
 			t.Errorf("reason %q does not say the user exists", res[0].Reason)
+		}
+		// The pipeline asks a Verifier only about refusals marked so: unmarked, a crashed
+		// run's own users would be reported as conflicts on resume.
+		if !res[0].Exists {
+			t.Errorf("refused as existing (%q) without Result.Exists", res[0].Reason)
+		}
+	})
+	t.Run("VerifyReadsBack", func(t *testing.T) {
+		sink, target := c.Open(t, false)
+		if _, ok := sink.(core.Verifier); !ok {
+			t.Skip("not a core.Verifier")
+		}
+		if c.NoReadBack != "" {
+			t.Skip(c.NoReadBack)
+		}
+		some := c.Users[:min(len(c.Users), 5)]
+		write(t, sink, items(t, sink, some))
+		closeSink(t, sink)
+		again := target.Reopen(t, false)
+		batch := items(t, again, some)[0]
+		other := *some[0]
+		other.DisplayName = "Someone Else 7f3a"
+		other.Name = &schemas.Name{GivenName: "Someone", FamilyName: "Else"}
+		batch = append(batch, items(t, again, []*schemas.User{&other})[0]...)
+		vs, err := again.(core.Verifier).Verify(context.Background(), batch)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if len(vs) != len(batch) {
+			t.Fatalf("Verify of %d users gave %d verdicts", len(batch), len(vs))
+		}
+		for i, v := range vs[:len(some)] {
+			if !v.Found || !v.Same {
+				t.Errorf("%s, written as is: found %v, same %v (%s)", some[i].UserName, v.Found, v.Same, v.Diff)
+			}
+		}
+		if v := vs[len(some)]; !v.Found || v.Same || v.Diff == "" {
+			t.Errorf("another person under %s: found %v, same %v, diff %q; want found, not same, a diff", other.UserName, v.Found, v.Same, v.Diff)
+		} else if strings.Contains(v.Diff, "Someone") {
+			t.Errorf("the diff carries values: %q", v.Diff)
 		}
 	})
 	t.Run("KeyedAsTheTargetCompares", func(t *testing.T) {
