@@ -208,3 +208,26 @@ func TestAppIDCloudDirectoryVerify(t *testing.T) {
 		t.Errorf("no target id for a user found")
 	}
 }
+
+// FuzzCDDiff: any scimUser a target answers is read without a panic, equals itself, and
+// holds its own e-mail.
+func FuzzCDDiff(f *testing.F) {
+	f.Add([]byte(`{"userName":"u","displayName":"U","name":{"givenName":"A","formatted":"A"},"active":false,"status":"CONFIRMED","emails":[{"value":"A@x","primary":true},{"value":"b@x"}]}`))
+	f.Add([]byte(`{"emails":[{"value":""}],"name":null,"active":null}`))
+	f.Add([]byte(`{"emails":[],"name":{"x":[1,{"y":null}]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s cdSCIM
+		if json.Unmarshal(b, &s) != nil {
+			return
+		}
+		if d := cdDiff(&s, &s); len(d) != 0 {
+			t.Fatalf("%s differs from itself: %v", b, d)
+		}
+		if len(s.Emails) > 0 && s.Emails[0].Value != "" && !cdHolds(&s, strings.ToUpper(s.Emails[0].Value), "") {
+			t.Fatalf("%s does not hold its own e-mail", b)
+		}
+		if s.UserName != "" && !cdHolds(&s, "", s.UserName) {
+			t.Fatalf("%s does not hold its own userName", b)
+		}
+	})
+}

@@ -1,11 +1,15 @@
 package appid
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/segmentio/encoding/json"
 )
 
 // The FACTS.md rows of the Cloud Directory user endpoints (cd_users.go), registered beside
@@ -187,4 +191,32 @@ func checkCDProfile(t *testing.T, e *factEnv, v string) {
 			t.Errorf("users/export lists the Cloud Directory user's profile")
 		}
 	}
+}
+
+// FuzzCDUserPut: any PUT body is answered 200, 400 or 409, never a panic, and after a 200
+// the user is still found by the e-mail or userName it now has.
+func FuzzCDUserPut(f *testing.F) {
+	f.Add([]byte(`{"emails":[{"value":"new@example.com","primary":true}],"displayName":"N","active":false}`))
+	f.Add([]byte(`{"emails":[{"value":"cd001@example.com"}]}`))
+	f.Add([]byte(`{"emails":[{"value":5}],"userName":["x"]}`))
+	f.Add([]byte(`{"emails":[{}],"active":"yes"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, err := New(Config{CDUsers: []json.RawMessage{genCD(0), genCD(1)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := s.cdOrder[0].id
+		w := httptest.NewRecorder()
+		s.handleCDUser(w, httptest.NewRequest(http.MethodPut, "/x", bytes.NewReader(body)), id)
+		switch w.Code {
+		case http.StatusOK:
+			u := s.cd[id]
+			if s.cdIndex[u.key] != id || u.key == "" {
+				t.Fatalf("%s: user no longer indexed by %q", body, u.key)
+			}
+		case http.StatusBadRequest, http.StatusConflict:
+		default:
+			t.Fatalf("%s: status %d", body, w.Code)
+		}
+	})
 }
