@@ -35,7 +35,8 @@ func init() { Register("appid", openAppID) }
 // by email and its custom attributes (PUT /users/{id}/profile) and roles
 // (PUT /users/{id}/roles) are brought in line; its name, email, picture and identities
 // belong to the identity provider and cannot be changed through the management API, so
-// they are left as they are. Cloud Directory users that exist are rejected as such.
+// they are left as they are. A Cloud Directory user that exists is updated through
+// PUT /cloud_directory/Users/{id} and its profile as above (updateCD, appid_cd_verify.go).
 type AppID struct {
 	c      *httpx.Client
 	target string
@@ -433,7 +434,7 @@ func (w *appIDWrite) importOnce(ctx context.Context, items []*appIDItem) ([]*app
 		if alreadyExists(fr.Error) {
 			exists = append(exists, it)
 			// Exists: without --upsert, Verify may find it is this very user.
-			w.set(it, core.Result{Outcome: core.Rejected, Reason: "exists in target: App ID: " + fr.Error, Exists: !a.upsert || a.cd})
+			w.set(it, core.Result{Outcome: core.Rejected, Reason: "exists in target: App ID: " + fr.Error, Exists: !a.upsert})
 			continue
 		}
 		reason := "App ID import: " + fr.Error
@@ -457,9 +458,13 @@ func (w *appIDWrite) importOnce(ctx context.Context, items []*appIDItem) ([]*app
 		// The answer does not account for every user: find out rather than guess.
 		unknown = rest
 	}
-	if a.upsert && !a.cd {
+	if a.upsert {
+		update := w.update
+		if a.cd {
+			update = w.updateCD
+		}
 		for _, it := range exists {
-			if err := w.update(ctx, it); err != nil {
+			if err := update(ctx, it); err != nil {
 				return nil, err
 			}
 		}

@@ -295,20 +295,7 @@ func cdSeeds(n int) []json.RawMessage {
 func TestAppIDCloudDirectory(t *testing.T) {
 	const n = 120
 	src := newAppIDEnv(t, sbappid.Config{CDUsers: cdSeeds(n)}, "")
-	var recs [][]byte
-	a := src.sink(t, false, "&cloud_directory=true")
-	for start := 0; start < n; start += 50 {
-		var page struct {
-			Users []json.RawMessage `json:"users"`
-		}
-		q := map[string][]string{"encryption_secret": {"s3cret-for-tests"}, "startIndex": {strconv.Itoa(start)}, "count": {"50"}}
-		if err := a.c.GetJSON(context.Background(), "cloud_directory/export", q, &page); err != nil {
-			t.Fatal(err)
-		}
-		for _, u := range page.Users {
-			recs = append(recs, u)
-		}
-	}
+	recs := cdExport(t, src.sink(t, false, "&cloud_directory=true"))
 	dst := newAppIDEnv(t, sbappid.Config{}, "")
 	var sizes []int
 	dst.rec.intercept = func(w http.ResponseWriter, r *http.Request, body []byte) bool {

@@ -17,11 +17,11 @@ var _ core.Verifier = (*AppID)(nil)
 // identity's id, from the same identity provider) and compared with the import item:
 // name, e-mail, picture, custom attributes, role names, and the identities by provider
 // and id (App ID issues its own profile id, and may enrich idpUserInfo). Cloud Directory
-// users are not in the profiles index: they stay conflicts.
+// users are read back through the Cloud Directory user API (verifyCD, appid_cd_verify.go).
 func (a *AppID) Verify(ctx context.Context, items []core.Item) ([]core.Verdict, error) {
 	out := make([]core.Verdict, len(items))
 	if a.cd {
-		return out, nil
+		return a.verifyCD(ctx, items)
 	}
 	seen := map[string]bool{}
 	for i := range items {

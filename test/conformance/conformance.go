@@ -249,13 +249,6 @@ type SinkCase struct {
 	Users []*schemas.User
 	// Tenant says the target refuses a second user with the same key (a file does not).
 	Tenant bool
-	// NoUpdate, when set, says why the target cannot update a user it holds (App ID's
-	// Cloud Directory import has no upsert): a second write with upsert then refuses each
-	// user as existing, and still writes none twice.
-	NoUpdate string
-	// NoReadBack, when set, says why the sink's Verifier cannot read this target's users
-	// back (they stay conflicts on a re-run without --upsert).
-	NoReadBack string
 	// OpenBadCredentials opens a sink onto a target with a wrong secret, when the case has
 	// one, and names the secrets (the wrong one and the target's) no error may carry.
 	OpenBadCredentials func(t *testing.T) (core.Sink, []string, error)
@@ -391,12 +384,6 @@ func TestSink(t *testing.T, c SinkCase) {
 		closeSink(t, sink)
 		again := target.Reopen(t, true)
 		for i, r := range write(t, again, items(t, again, c.Users)) {
-			if c.NoUpdate != "" {
-				if r.Outcome != core.Rejected || !saysExists(r.Reason) {
-					t.Errorf("%s written again where %s: %s (%s), want rejected as existing", c.Users[i].UserName, c.NoUpdate, r.Outcome, r.Reason)
-				}
-				continue
-			}
 			if r.Outcome == core.Rejected || r.Outcome == core.Created && c.Tenant {
 				t.Errorf("%s written again with upsert: %s (%s)", c.Users[i].UserName, r.Outcome, r.Reason)
 			}
@@ -437,9 +424,6 @@ func TestSink(t *testing.T, c SinkCase) {
 		sink, target := c.Open(t, false)
 		if _, ok := sink.(core.Verifier); !ok {
 			t.Skip("not a core.Verifier")
-		}
-		if c.NoReadBack != "" {
-			t.Skip(c.NoReadBack)
 		}
 		some := c.Users[:min(len(c.Users), 5)]
 		write(t, sink, items(t, sink, some))

@@ -206,12 +206,6 @@ func TestSinks(t *testing.T) {
 			TestSink(t, SinkCase{
 				Users:  users(t, provider, 120),
 				Tenant: true,
-				NoUpdate: map[string]string{
-					"appid-cd": "App ID's Cloud Directory import has no upsert",
-				}[provider],
-				NoReadBack: map[string]string{
-					"appid-cd": "ferry does not read Cloud Directory users back (GET /cloud_directory/Users?query=) yet",
-				}[provider],
 				Open: func(t *testing.T, upsert bool) (core.Sink, Target) {
 					r := start(t, spec)
 					if provider == "appid-cd" {

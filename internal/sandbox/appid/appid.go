@@ -119,10 +119,13 @@ type Server struct {
 	cd       map[string]*cdUser
 	cdOrder  []*cdUser
 	cdIndex  map[string]string // lower-cased email or userName -> cd user id
-	roles    map[string]*role
-	roleSeq  []*role
-	apps     map[string]*app
-	appSeq   []*app
+	// cdProfiles are the Cloud Directory users' profiles, by profile id: apart from
+	// s.profiles, which the profile export lists.
+	cdProfiles map[string]*profile
+	roles      map[string]*role
+	roleSeq    []*role
+	apps       map[string]*app
+	appSeq     []*app
 
 	limiter      *rate.Limiter
 	blockedUntil time.Time
@@ -162,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, clk: clock.Or(cfg.Clock),
 		tokens: map[string]time.Time{}, profiles: map[string]*profile{}, idpIndex: map[string]string{},
-		cd: map[string]*cdUser{}, cdIndex: map[string]string{},
+		cd: map[string]*cdUser{}, cdIndex: map[string]string{}, cdProfiles: map[string]*profile{},
 		roles: map[string]*role{}, apps: map[string]*app{},
 		limiter: rate.NewLimiter(rate.Limit(cfg.Limits.RequestsPerSecond), cfg.Limits.RequestsPerSecond),
 	}
@@ -299,6 +302,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		s.handleCDExport(w, r)
 	case at(0) == "cloud_directory" && n == 2 && at(1) == "import" && m == http.MethodPost:
 		s.handleCDImport(w, r)
+	case at(0) == "cloud_directory" && n == 2 && at(1) == "Users" && m == http.MethodGet:
+		s.handleCDUsers(w, r)
+	case at(0) == "cloud_directory" && n == 3 && at(1) == "Users" && (m == http.MethodGet || m == http.MethodPut):
+		s.handleCDUser(w, r, at(2))
 	case at(0) == "roles" && n == 1 && (m == http.MethodGet || m == http.MethodPost):
 		s.handleRoles(w, r)
 	case at(0) == "roles" && n == 2 && (m == http.MethodGet || m == http.MethodPut || m == http.MethodDelete):

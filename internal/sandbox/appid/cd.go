@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/segmentio/encoding/json"
 )
@@ -22,9 +23,10 @@ type cdUser struct {
 	scimUser     map[string]any
 	passwordHash string
 	hashAlg      string
-	attributes   json.RawMessage
-	roles        []string // role ids
-	key          string   // lower-cased identity (email or userName)
+	key          string // lower-cased identity (email or userName)
+	// profile is the user's App ID profile: its attributes and roles (cd_users.go).
+	profile           *profile
+	created, modified string // meta timestamps
 }
 
 type cdItem struct {
@@ -167,13 +169,15 @@ func (s *Server) importCD(items []json.RawMessage, secret string, clear bool) Im
 			fail(orig, "the instance has reached its limit of %d users", s.cfg.Limits.MaxUsers)
 			continue
 		}
+		now := s.clk.Now().UTC().Format(time.RFC3339Nano)
 		u := &cdUser{id: newGUID(), scimUser: it.ScimUser, passwordHash: hash, hashAlg: it.PasswordHashAlg,
-			attributes: attrs, roles: roleIDs, key: key}
+			key: key, created: now, modified: now}
 		delete(u.scimUser, "originalId")
 		u.scimUser["id"] = u.id
 		s.cd[u.id] = u
 		s.cdOrder = append(s.cdOrder, u)
 		s.cdIndex[key] = u.id
+		s.newCDProfileLocked(u, attrs, roleIDs)
 		batch[key] = true
 		res.Added++
 	}
@@ -198,8 +202,8 @@ func (s *Server) handleCDExport(w http.ResponseWriter, r *http.Request) {
 	for _, u := range s.cdOrder[lo:hi] {
 		item := map[string]any{
 			"scimUser": u.scimUser,
-			"profile":  map[string]any{"attributes": orEmpty(u.attributes)},
-			"roles":    s.roleNamesLocked(u.roles),
+			"profile":  map[string]any{"attributes": orEmpty(u.profile.attributes)},
+			"roles":    s.roleNamesLocked(u.profile.roles),
 		}
 		if u.passwordHash != "" {
 			item["passwordHash"] = encryptHash(secret, u.passwordHash)

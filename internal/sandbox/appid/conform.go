@@ -184,6 +184,8 @@ func (f factTable) conforms(r *http.Request, body []byte) error {
 		return items("json.cd.item")
 	case "path.users.profile":
 		return f.keysIn("json.profile.put", "PUT profile", body)
+	case "path.cd.user":
+		return f.keysIn("json.cd.user.put", "PUT cloud_directory/Users", body)
 	case "path.users.roles":
 		outer, inner, _ := strings.Cut(f["json.userroles.put"], ".")
 		if len(top) != 1 || top[outer] == nil {

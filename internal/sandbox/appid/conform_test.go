@@ -33,6 +33,10 @@ func TestConforms(t *testing.T) {
 		{"PUT", "/management/v4/t/users/abc/roles", `{"roles":["r"]}`, "is not {roles:{ids:[...]}}"},
 		{"POST", "/identity/token", "grant_type=password&apikey=k", "grant_type"},
 		{"GET", "/management/v4/t/roles?x=1", "", "has no query.roles"},
+		{"GET", "/management/v4/t/cloud_directory/Users?query=a%40b.c&count=1", "", ""},
+		{"PUT", "/management/v4/t/cloud_directory/Users/u1", `{"emails":[{"value":"a@b.c","primary":true}],"displayName":"A"}`, ""},
+		{"PUT", "/management/v4/t/cloud_directory/Users/u1", `{"emails":[],"name":{"givenName":"A"}}`, `"name"`},
+		{"GET", "/management/v4/t/cloud_directory/Users?filter=x", "", `parameter "filter"`},
 	} {
 		r, b := req(c.method, c.target, c.body)
 		err := f.conforms(r, b)

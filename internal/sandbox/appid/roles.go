@@ -298,7 +298,7 @@ func (s *Server) handleRole(w http.ResponseWriter, r *http.Request, id string) {
 			p.roles = removeString(p.roles, id)
 		}
 		for _, c := range s.cdOrder {
-			c.roles = removeString(c.roles, id)
+			c.profile.roles = removeString(c.profile.roles, id)
 		}
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)

@@ -22,6 +22,7 @@ type profile struct {
 	idKeys                            []string          // provider \x00 id of each identity
 	attributes                        json.RawMessage   // a JSON object
 	roles                             []string          // role ids
+	cd                                *cdUser           // the Cloud Directory user, for its profile
 }
 
 // exportedUser is the users/export item and the users/import item.
@@ -271,6 +272,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		}
 		hits = append(hits, p)
 	}
+	hits = s.searchCDLocked(hits, email, idpID)
 	lo, hi := window(len(hits), start, count)
 	users := make([]any, 0, hi-lo)
 	for _, p := range hits[lo:hi] {
@@ -303,7 +305,7 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, id string
 		}
 	}
 	s.mu.Lock()
-	p, ok := s.profiles[id]
+	p, ok := s.profileLocked(id)
 	if !ok {
 		s.mu.Unlock()
 		writeErr(w, http.StatusNotFound, "USER_NOT_FOUND", "user not found")
@@ -331,7 +333,7 @@ func (s *Server) handleUserRoles(w http.ResponseWriter, r *http.Request, id stri
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.profiles[id]
+	p, ok := s.profileLocked(id)
 	if !ok {
 		writeErr(w, http.StatusNotFound, "USER_NOT_FOUND", "user not found")
 		return
