@@ -132,7 +132,7 @@ func TestInterop(t *testing.T) {
 				compareGroups(t, "seeded "+kind, want, snaps[kind])
 			})
 			t.Run("discovery", func(t *testing.T) { checkDiscovery(t, s) })
-			t.Run("filter userName eq", func(t *testing.T) { checkFilter(t, s, ids[kind]) })
+			t.Run("filter eq", func(t *testing.T) { checkFilter(t, s, ids[kind], groups) })
 			t.Run("paging", func(t *testing.T) { checkPaging(t, s, snaps[kind].list) })
 			t.Run("group PATCH members", func(t *testing.T) { checkGroupPatch(t, s, ids[kind]) })
 		})
