@@ -85,8 +85,14 @@ func checkDiscovery(t *testing.T, s server) {
 }
 
 // checkFilter: userName eq finds exactly the user named (non-ASCII names too), alone or
-// or-ed, and nothing for a name nobody has.
-func checkFilter(t *testing.T, s server, ids map[string]string) {
+// or-ed, and nothing for a name nobody has; displayName eq likewise finds a group.
+func checkFilter(t *testing.T, s server, ids map[string]string, groups []group) {
+	for _, name := range []string{groups[1].name, groups[len(groups)-1].name} {
+		p := s.page(t, "Groups", url.Values{"filter": {`displayName eq "` + name + `"`}})
+		if len(p.Resources) != 1 || p.Resources[0]["displayName"] != name || p.TotalResults != 1 {
+			t.Errorf("Groups filter displayName eq %q: %d groups (totalResults %d), want that one", name, len(p.Resources), p.TotalResults)
+		}
+	}
 	for _, c := range []struct {
 		filter string
 		want   []string
