@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -531,4 +532,21 @@ func groupSchema(base string) map[string]any {
 	m["schemas"] = []string{SchemaURN}
 	m["meta"] = map[string]any{"resourceType": "Schema", "location": base + "/Schemas/" + GroupURN}
 	return m
+}
+
+// AddGroup creates a group whose members are the users with these userNames (seeding:
+// the sandbox and tests). An unknown userName is an error naming it.
+func (s *Server) AddGroup(name string, userNames []string) error {
+	members := make([]any, 0, len(userNames))
+	for _, n := range userNames {
+		id, ok := s.UserByName(n)
+		if !ok {
+			return fmt.Errorf("scim: group %q: no user %q", name, n)
+		}
+		members = append(members, map[string]any{"value": id})
+	}
+	if _, e := s.putGroup("", map[string]any{"displayName": name, "members": members}, ""); e != nil {
+		return fmt.Errorf("scim: group %q: %s", name, e.Detail)
+	}
+	return nil
 }
