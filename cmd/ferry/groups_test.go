@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/ferry-dev/ferry/internal/backup"
 	"github.com/ferry-dev/ferry/internal/gen"
 	"github.com/ferry-dev/ferry/internal/sandbox"
 	"github.com/ferry-dev/ferry/internal/sandbox/scim"
@@ -110,6 +111,19 @@ func TestSCIMGroupsTravel(t *testing.T) {
 	bk := filepath.Join(dir, "scim.ndjson.gz")
 	if code, _, errs := ferry(t, scimEnv(nil), "migrate", "--from", src.endpoint, "--to", bk, "--no-progress"); code != exitOK {
 		t.Fatalf("backup: exit %d: %s", code, errs)
+	}
+	// The backup carries the groups in its catalog file.
+	cat, err := backup.ReadCatalog(bk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range cat.Roles {
+		names = append(names, r.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, src.srv.GroupNames()) {
+		t.Fatalf("backup catalog roles %v, want the groups %v", names, src.srv.GroupNames())
 	}
 	cases := []struct {
 		name string
