@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/ferry-dev/ferry/internal/core"
+	"github.com/ferry-dev/ferry/internal/httpx"
 	"github.com/ferry-dev/ferry/internal/scimgroups"
 )
 
@@ -79,7 +80,9 @@ func (s *SCIM) MirrorMemberships(roles []string) {
 func (s *SCIM) Roles(ctx context.Context) (*core.Catalog, error) {
 	gs, err := scimgroups.List(ctx, s.c)
 	if errors.Is(err, scimgroups.ErrUnsupported) {
-		return nil, fmt.Errorf("scim: %s serves no /Groups, so users' roles cannot become memberships there", s.Name())
+		// No groups at all: users without roles still go; the preflight names any role
+		// a user needs, and CreateRoles says why it cannot make one.
+		return &core.Catalog{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("scim: %w", err)
@@ -129,6 +132,9 @@ func (s *SCIM) CreateRoles(ctx context.Context, missing *core.Catalog) error {
 	st := s.groupState()
 	for _, r := range missing.Roles {
 		g, err := scimgroups.Create(ctx, s.c, r.Name)
+		if errors.Is(err, httpx.ErrNotFound) {
+			return fmt.Errorf("scim: %s serves no /Groups, so role %q cannot become a group there: %w", s.Name(), r.Name, err)
+		}
 		if err != nil {
 			return fmt.Errorf("scim: %w", err)
 		}
@@ -146,7 +152,7 @@ func (s *SCIM) loadMembers(ctx context.Context, st *scimGroupState) error {
 	}
 	gs, err := scimgroups.ListWithMembers(ctx, s.c, scimGroupReaders)
 	if errors.Is(err, scimgroups.ErrUnsupported) {
-		return fmt.Errorf("scim: %s serves no /Groups, so users' roles cannot become memberships there", s.Name())
+		gs, err = nil, nil // no groups: a user with roles is rejected naming the group
 	}
 	if err != nil {
 		return fmt.Errorf("scim: %w", err)
@@ -274,3 +280,32 @@ func (s *SCIM) writeMemberships(ctx context.Context, batch []core.Item, res []co
 
 // inTarget says a result leaves the user in the target as the source has it.
 func inTarget(r core.Result) bool { return written(r.Outcome) || r.Outcome == core.Unchanged }
+
+// finishMemberships gives the users in doubt that the target holds as ferry would write
+// them (an earlier run wrote them and died before their memberships) their groups, as
+// that run would have; one that cannot have them differs on groups. Users not in doubt
+// are another run's, and are not touched.
+func (s *SCIM) finishMemberships(ctx context.Context, items []core.Item, out []core.Verdict) error {
+	res := make([]core.Result, len(items))
+	inDoubt := false
+	for i := range items {
+		if items[i].InDoubt && out[i].Same && out[i].TargetID != "" {
+			res[i] = core.Result{Outcome: core.Unchanged, TargetID: out[i].TargetID}
+			inDoubt = true
+		} else {
+			res[i] = core.Result{Outcome: core.Rejected}
+		}
+	}
+	if !inDoubt {
+		return nil
+	}
+	if err := s.writeMemberships(ctx, items, res); err != nil {
+		return err
+	}
+	for i := range items {
+		if items[i].InDoubt && out[i].Same && res[i].Outcome == core.Rejected {
+			out[i].Same, out[i].Diff = false, "groups"
+		}
+	}
+	return nil
+}
