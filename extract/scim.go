@@ -15,6 +15,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
 	"github.com/ferry-dev/ferry/internal/jsonstream"
+	"github.com/ferry-dev/ferry/internal/scimgroups"
 	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
 )
@@ -45,6 +46,13 @@ type SCIM struct {
 	server  *SCIMServer
 
 	emit func(core.Record) error // set while Users runs
+
+	// groups (scim_groups.go), read once
+	grpMu    sync.Mutex
+	grpRead  bool
+	grpList  []scimgroups.Group
+	grpErr   error
+	memberOf map[string][]string // user id -> group names
 }
 
 var (
@@ -276,6 +284,9 @@ func (s *SCIM) Users(ctx context.Context, emit func(core.Record) error) error {
 		// answer with every user or an error, neither of which is what was asked.
 		return fmt.Errorf("scim: %s does not support filters (ServiceProviderConfig filter.supported is false), so --since cannot select users changed since a time: %w", endpoint.Redact(s.base), core.ErrUsage)
 	}
+	if _, err := s.groups(ctx); err != nil && !errors.Is(err, core.ErrNoCatalog) {
+		return err
+	}
 	s.emit = emit
 	defer func() { s.emit = nil }()
 	if s.cursorPaging() {
@@ -291,7 +302,8 @@ func (s *SCIM) emitOne(item json.RawMessage, pos int64, cursor string) error {
 	if ref == "" {
 		ref = "user " + strconv.FormatInt(pos+1, 10)
 	}
-	return s.emit(core.Record{Data: item, Ref: ref, Cursor: cursor, Err: s.server.checkExtensions(item)})
+	data := withGroups(item, s.memberOf[scimID(item)])
+	return s.emit(core.Record{Data: data, Ref: ref, Cursor: cursor, Err: s.server.checkExtensions(item)})
 }
 
 // maxEmptyCursorPages bounds a run of empty pages that still carry a nextCursor.

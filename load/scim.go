@@ -66,6 +66,9 @@ type SCIM struct {
 	// sem bounds the single-user requests in flight across all Writes: --concurrency N
 	// means N requests at once, not N per batch.
 	sem chan struct{}
+
+	grpOnce sync.Once
+	grp     *scimGroupState // scim_groups.go
 }
 
 var (
@@ -320,6 +323,9 @@ func (s *SCIM) Write(ctx context.Context, batch []core.Item) ([]core.Result, err
 	if err := w.create(ctx, ops); err != nil {
 		return nil, err
 	}
+	if err := s.writeMemberships(ctx, batch, w.res); err != nil {
+		return nil, err
+	}
 	for i, r := range w.res {
 		if r.Outcome == 0 {
 			return nil, fmt.Errorf("scim: internal error: no result for %s", batch[i].Ref)
@@ -345,7 +351,8 @@ func (s *SCIM) prepare(i int, it *core.Item) (*scimOp, error) {
 		return nil, errors.New("userName: missing (a SCIM provider requires it)")
 	}
 	body := it.Data
-	strip := u.ID != "" || u.Meta != nil || len(body) == 0 || s.listsUndeclared(u)
+	// Roles travel as group memberships (scim_groups.go), not as a roles attribute.
+	strip := u.ID != "" || u.Meta != nil || len(body) == 0 || len(u.Roles) > 0 || s.listsUndeclared(u)
 	for _, urn := range s.unsupported {
 		if (urn == schemas.EnterpriseUserURN && u.Enterprise != nil) || (urn == schemas.FerryUserURN && u.Ferry != nil) || u.HasSchema(urn) {
 			strip = true
@@ -353,7 +360,7 @@ func (s *SCIM) prepare(i int, it *core.Item) (*scimOp, error) {
 	}
 	if strip {
 		c := *u
-		c.ID, c.Meta = "", nil
+		c.ID, c.Meta, c.Roles = "", nil, nil
 		c.Schemas = slices.DeleteFunc(slices.Clone(c.Schemas), func(x string) bool {
 			return slices.ContainsFunc(s.unsupported, func(y string) bool { return strings.EqualFold(x, y) })
 		})

@@ -43,5 +43,8 @@ func (s *SCIM) Verify(ctx context.Context, items []core.Item) ([]core.Verdict, e
 		v.Same = v.Diff == ""
 		out[op.idx] = v
 	}
+	if err := s.finishMemberships(ctx, items, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }

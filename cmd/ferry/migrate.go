@@ -125,7 +125,7 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 	if err != nil {
 		return s, err
 	}
-	catChanges, err := preflight(ctx, e, src, dst, plan, f.policy.createRoles, f.dryRun)
+	catChanges, err := preflight(ctx, e, src, dst, plan, f.policy.createRoles, f.dryRun, f.mirror.on)
 	if err != nil {
 		return s, err
 	}

@@ -143,9 +143,48 @@ func sourceNeeds(ctx context.Context, e *env, src core.Source, target core.RoleR
 	var changes []transform.Change
 	if m, ok := target.(core.CatalogMapper); ok {
 		changes = spellingChanges(need, m)
-		need = m.MapCatalog(need)
+		mapped := m.MapCatalog(need)
+		changes = append(changes, droppedChanges(need, mapped)...)
+		need = mapped
 	}
 	return need, changes, nil
+}
+
+// ruleCatalogDropped names the change-log rule of catalog parts a target cannot hold (a
+// SCIM target's roles are groups: a name and members, no description, no permissions).
+const ruleCatalogDropped = "catalog-not-carried"
+
+// droppedChanges lists what mapping need into the target's catalog left out: each role's
+// description and permissions, and the scopes, with the source's values.
+func droppedChanges(need, mapped *core.Catalog) []transform.Change {
+	if need == nil || mapped == nil {
+		return nil
+	}
+	kept := make(map[string]core.Role, len(mapped.Roles))
+	for _, r := range mapped.Roles {
+		kept[r.Name] = r
+	}
+	var out []transform.Change
+	drop := func(path string, before any, note string) {
+		b, _ := json.Marshal(before)
+		out = append(out, transform.Change{User: "(catalog)", Path: path, Rule: ruleCatalogDropped, Before: b, Note: note})
+	}
+	for _, r := range need.Roles {
+		m, ok := kept[r.Name]
+		if !ok {
+			continue
+		}
+		if r.Description != "" && m.Description == "" {
+			drop("roles["+r.Name+"].description", r.Description, "the target's roles have no description")
+		}
+		if len(r.Permissions) > 0 && len(m.Permissions) == 0 {
+			drop("roles["+r.Name+"].permissions", r.Permissions, "the target's roles grant no permissions: members keep the role, not what it granted")
+		}
+	}
+	if len(need.Scopes) > 0 && len(mapped.Scopes) == 0 {
+		drop("scopes", need.Scopes, "the target has no scopes")
+	}
+	return out
 }
 
 // userRoles names a user's roles as the planner counts them.
@@ -210,13 +249,22 @@ func spellingChanges(need *core.Catalog, m core.CatalogMapper) []transform.Chang
 
 // preflight checks, before any user is written, that the target holds the roles and scopes
 // the users need; with create it makes the missing ones. Targets without a catalog (files)
-// pass. It returns the change-log entries of scopes the target spells differently.
-func preflight(ctx context.Context, e *env, src core.Source, dst core.Sink, plan *transform.Plan, create, dryRun bool) ([]transform.Change, error) {
+// pass. It returns the change-log entries of what the target spells differently or cannot
+// hold. With mirror, a target that mirrors memberships (core.MembershipMirror) is told the
+// roles the source knows.
+func preflight(ctx context.Context, e *env, src core.Source, dst core.Sink, plan *transform.Plan, create, dryRun, mirror bool) ([]transform.Change, error) {
 	target, ok := dst.(core.RoleReader)
 	if !ok {
 		return nil, nil
 	}
 	need, changes, err := sourceNeeds(ctx, e, src, target, plan)
+	if mm, ok := dst.(core.MembershipMirror); ok && mirror && err == nil && need != nil && !dryRun {
+		names := make([]string, 0, len(need.Roles))
+		for _, r := range need.Roles {
+			names = append(names, r.Name)
+		}
+		mm.MirrorMemberships(names)
+	}
 	if dryRun && errors.Is(err, core.ErrOnePass) {
 		// A dry run writes nothing: it says what the real run will refuse, and goes on.
 		fmt.Fprintf(e.stderr, "ferry: dry run: %v\n", err)

@@ -44,3 +44,11 @@ type Deactivator interface {
 	// DeactivateUsers returns one error per user, in order, like RemoveUsers.
 	DeactivateUsers(ctx context.Context, users []TargetUser) ([]error, error)
 }
+
+// MembershipMirror is a RoleAssigner that can also take users out of roles they no longer
+// hold in the source (--mirror). It is told which roles the source knows: a role it does
+// not know (the source has no catalog, or never had that role) is not the source's to
+// empty, and keeps its members.
+type MembershipMirror interface {
+	MirrorMemberships(roles []string)
+}

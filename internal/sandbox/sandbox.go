@@ -35,6 +35,12 @@ type Spec struct {
 	// SCIMExtensions are custom User extension schemas (RFC 7643 §7) the SCIM tenant
 	// publishes and accepts, beside the enterprise one.
 	SCIMExtensions []json.RawMessage
+	// SCIMGroups seeds that many SCIM groups (deterministic names and
+	// memberships, the first group holding every user); SCIMGroupListMembers and
+	// SCIMGroupPatchMembers set the tenant's member limits (scim.Config).
+	SCIMGroups            int
+	SCIMGroupListMembers  int
+	SCIMGroupPatchMembers int
 }
 
 // Running is a started tenant.
@@ -109,7 +115,11 @@ func Start(spec Spec) (*Running, error) {
 		for i := range users {
 			users[i] = gen.SCIM(spec.Seed, i, gen.Options{Nasty: spec.Nasty})
 		}
-		s, err := scim.New(scim.Config{Users: users, BasePath: "/scim/v2", Extensions: spec.SCIMExtensions})
+		s, err := scim.New(scim.Config{Users: users, BasePath: "/scim/v2", Extensions: spec.SCIMExtensions,
+			GroupListMembers: spec.SCIMGroupListMembers, GroupPatchMembers: spec.SCIMGroupPatchMembers})
+		if err == nil {
+			err = seedSCIMGroups(s, users, spec.SCIMGroups, spec.Seed)
+		}
 		if err != nil {
 			ln.Close()
 			return nil, err
@@ -176,6 +186,40 @@ func loopbackOnly(addr string) error {
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("sandbox: --listen %q: sandboxes serve loopback addresses only: %w", addr, core.ErrUsage)
+	}
+	return nil
+}
+
+// seedSCIMGroups creates n groups over the seeded users: "Everyone" holds all of them (a
+// group past any list limit), the others a deterministic share each.
+func seedSCIMGroups(s *scim.Server, users []json.RawMessage, n int, seed int64) error {
+	if n <= 0 {
+		return nil
+	}
+	names := make([]string, len(users))
+	for i, raw := range users {
+		var u struct {
+			UserName string `json:"userName"`
+		}
+		_ = json.Unmarshal(raw, &u)
+		names[i] = u.UserName
+	}
+	for g := range n {
+		name := "Everyone"
+		var members []string
+		if g == 0 {
+			members = names
+		} else {
+			name = fmt.Sprintf("Team %02d", g)
+			for i, u := range names {
+				if (int64(i)*31+int64(g)*17+seed)%int64(n+2) == 0 {
+					members = append(members, u)
+				}
+			}
+		}
+		if err := s.AddGroup(name, members); err != nil {
+			return err
+		}
 	}
 	return nil
 }

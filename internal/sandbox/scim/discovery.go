@@ -52,7 +52,7 @@ func (s *Server) schemaResources(base string) []any {
 		m["meta"] = map[string]any{"resourceType": "Schema", "location": base + "/Schemas/" + sc.ID}
 		out = append(out, m)
 	}
-	return out
+	return append(out, groupSchema(base))
 }
 
 func (s *Server) resourceTypes(base string) []any {
@@ -69,7 +69,7 @@ func (s *Server) resourceTypes(base string) []any {
 		"schema":           UserURN,
 		"schemaExtensions": exts,
 		"meta":             map[string]any{"resourceType": "ResourceType", "location": base + "/ResourceTypes/User"},
-	}}
+	}, groupResourceType(base)}
 }
 
 func list(items []any) map[string]any {

@@ -232,7 +232,7 @@ func TestDiscovery(t *testing.T) {
 		t.Fatalf("ServiceProviderConfig: %s", r.raw)
 	}
 	sch := h.do("GET", "/Schemas", nil).must(t, 200)
-	if sch.body["totalResults"] != float64(2) {
+	if sch.body["totalResults"] != float64(3) { // User, Enterprise User, Group
 		t.Fatalf("schemas: %v", sch.body["totalResults"])
 	}
 	one := h.do("GET", "/Schemas/"+EnterpriseURN, nil).must(t, 200)
@@ -261,7 +261,7 @@ func TestCustomSchemas(t *testing.T) {
 	u = user("g", urn, map[string]any{"nope": 1})
 	u["schemas"] = []any{UserURN, urn}
 	h.do("POST", "/Users", u).scimErr(t, 400)
-	if h.do("GET", "/Schemas", nil).must(t, 200).body["totalResults"] != float64(3) {
+	if h.do("GET", "/Schemas", nil).must(t, 200).body["totalResults"] != float64(4) {
 		t.Fatal("custom schema not served")
 	}
 	if _, err := New(Config{Schemas: []json.RawMessage{ferry}}); err == nil {

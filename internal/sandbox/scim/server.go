@@ -1,7 +1,8 @@
 // Package scim is a SCIM 2.0 service provider for tests and demos (RFC 7643, RFC 7644, and
 // RFC 9865 cursor paging): Users with create, read, replace, patch and delete, filters,
 // index and cursor paging, sorting, ETags, Bulk, and the discovery endpoints. It keeps
-// everything in memory and speaks application/scim+json.
+// everything in memory and speaks application/scim+json. Groups (groups.go) keep members
+// that are existing users.
 package scim
 
 import (
@@ -54,6 +55,12 @@ type Config struct {
 	BulkMaxPayload    int           // bytes, 1 MiB
 	MaxBodyBytes      int           // non-bulk request bodies, 1 MiB
 	CursorTimeout     time.Duration // 10 minutes
+	// GroupListMembers is the most members a group may have and still come in a /Groups
+	// list answer that includes members (1000); past it the list is 400 tooMany.
+	GroupListMembers int
+	// GroupPatchMembers is the most members one PATCH of a group may add or remove; 0 is
+	// no limit (Entra ID takes 20).
+	GroupPatchMembers int
 }
 
 // Server is an in-memory SCIM service provider.
@@ -71,6 +78,9 @@ type Server struct {
 	ordered []*entry          // live entries by seq
 	seq     int64
 	etag    int64
+
+	gmu sync.RWMutex // guards grp; taken before mu, never while holding it
+	grp groupStore
 }
 
 type entry struct {
@@ -120,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, ss: ss, ev: &evaluator{ss: ss}, clk: clock.Or(cfg.Clock), key: key,
 		byID: map[string]*entry{}, byName: map[string]string{}, byExt: map[string]string{},
 	}
+	s.groupsInit()
 	for i, raw := range cfg.Users {
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
@@ -217,6 +228,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.handleList(w, r, body)
 	case segs[0] == "Users" && len(segs) == 2:
 		s.handleUser(w, r, segs[1])
+	case segs[0] == "Groups" && len(segs) <= 2:
+		s.serveGroups(w, r, segs)
 	case segs[0] == "Bulk" && len(segs) == 1:
 		if r.Method != http.MethodPost {
 			s.writeErr(w, errf(http.StatusMethodNotAllowed, "", "/Bulk takes POST"))

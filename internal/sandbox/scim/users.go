@@ -165,7 +165,16 @@ func changed(a, b map[string]any) bool {
 	return string(x) != string(y)
 }
 
+// remove deletes a user and then takes it out of every group.
 func (s *Server) remove(id, ifMatch string) *Error {
+	if e := s.removeUser(id, ifMatch); e != nil {
+		return e
+	}
+	s.dropMember(id)
+	return nil
+}
+
+func (s *Server) removeUser(id, ifMatch string) *Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ent, ok := s.byID[id]

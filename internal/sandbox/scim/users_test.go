@@ -310,7 +310,7 @@ func TestBadRequests(t *testing.T) {
 	if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
 		t.Fatalf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
 	}
-	h.do("GET", "/Groups", nil).scimErr(t, 404)
+	h.do("GET", "/Roles", nil).scimErr(t, 404)
 	h.do("DELETE", "/Users", nil).scimErr(t, http.StatusMethodNotAllowed)
 }
 

@@ -1,0 +1,162 @@
+package load
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/segmentio/encoding/json"
+
+	"github.com/ferry-dev/ferry/internal/core"
+	sbscim "github.com/ferry-dev/ferry/internal/sandbox/scim"
+	"github.com/ferry-dev/ferry/schemas"
+	"github.com/ferry-dev/ferry/transform"
+)
+
+// withRoles returns SCIM users whose i-th user holds roles(i).
+func withRoles(t testing.TB, n int, roles func(int) []string) ([][]byte, []*schemas.User) {
+	t.Helper()
+	dec, _ := transform.DecoderFor(core.FormatSCIM)
+	enc, _ := transform.EncoderFor(core.FormatSCIM)
+	var recs [][]byte
+	var users []*schemas.User
+	for i, raw := range scimUsers(n) {
+		u, err := dec.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range roles(i) {
+			u.Roles = append(u.Roles, schemas.MultiValued{Value: r})
+		}
+		b, err := enc.Encode(nil, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, users = append(recs, b), append(users, u)
+	}
+	return recs, users
+}
+
+func TestSCIMMemberships(t *testing.T) {
+	roles := func(i int) []string {
+		switch i % 3 {
+		case 0:
+			return []string{"Admins", "Ops"}
+		case 1:
+			return []string{"ops"} // matched to "Ops" as the provider compares names
+		}
+		return nil
+	}
+	cases := []struct {
+		name     string
+		groups   []string
+		noGroups bool // the provider serves no /Groups
+		rejected int
+		reason   string
+	}{
+		{"groups exist", []string{"Admins", "Ops"}, false, 0, ""},
+		{"a group is missing", []string{"Ops"}, false, 10, `group "Admins" does not exist`},
+		{"no /Groups endpoint", nil, true, 20, `group "Admins" does not exist`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newSCIMEnv(t, sbscim.Config{GroupPatchMembers: 3}, "")
+			for _, g := range c.groups {
+				if err := e.srv.AddGroup(g, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sink := e.sink(t, false, 2)
+			if c.noGroups {
+				srv := e.srv.Handler()
+				e2 := newSCIMEnvHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if strings.Contains(r.URL.Path, "/Groups") {
+						http.NotFound(w, r)
+						return
+					}
+					srv.ServeHTTP(w, r)
+				}))
+				sink = e2.sink(t, false, 2)
+			}
+			cat, err := sink.Roles(context.Background())
+			if err != nil || len(cat.Roles) != len(c.groups) {
+				t.Fatalf("Roles: %v %+v", err, cat)
+			}
+			recs, users := withRoles(t, 30, roles)
+			sum, reasons := migrate(t, core.FormatSCIM, recs, sink, 2)
+			if sum.Rejected != int64(c.rejected) {
+				t.Fatalf("rejected %d, want %d: %v", sum.Rejected, c.rejected, first(reasons))
+			}
+			if c.reason != "" && !strings.Contains(first(reasons), c.reason) {
+				t.Fatalf("reason %q, want %q", first(reasons), c.reason)
+			}
+			if e.srv.Len() != 30 {
+				t.Fatalf("%d users in the provider, want 30: users are written even when a membership is not", e.srv.Len())
+			}
+			// Roles travel as memberships, not as a roles attribute.
+			id, _ := e.srv.UserByName(users[0].UserName)
+			if raw, _ := e.srv.User(id); strings.Contains(string(raw), `"roles"`) {
+				t.Fatalf("user written with a roles attribute: %s", raw)
+			}
+			for _, g := range c.groups {
+				var want []string
+				for i, u := range users {
+					if slices.ContainsFunc(roles(i), func(r string) bool { return strings.EqualFold(r, g) }) {
+						want = append(want, u.UserName)
+					}
+				}
+				slices.Sort(want)
+				if got, _ := e.srv.GroupMembers(g); !slices.Equal(got, want) {
+					t.Fatalf("group %s: %d members, want %d", g, len(got), len(want))
+				}
+			}
+		})
+	}
+}
+
+func newSCIMEnvHandler(t testing.TB, h http.Handler) *scimEnv {
+	t.Helper()
+	e := &scimEnv{rec: newRecorder(h)}
+	ts := httptest.NewServer(e.rec)
+	t.Cleanup(ts.Close)
+	e.url = ts.URL + "/scim/v2"
+	return e
+}
+
+// TestSCIMVerifyFinishesMemberships: a user in doubt (written by a run that died before
+// its memberships) that the target holds as ferry would write it gets its groups then.
+func TestSCIMVerifyFinishesMemberships(t *testing.T) {
+	_, plain := withRoles(t, 4, func(int) []string { return nil })
+	var seeds []json.RawMessage
+	for _, u := range plain {
+		b, _ := json.Marshal(u)
+		seeds = append(seeds, b)
+	}
+	e := newSCIMEnv(t, sbscim.Config{Users: seeds}, "")
+	if err := e.srv.AddGroup("Admins", nil); err != nil {
+		t.Fatal(err)
+	}
+	recs, users := withRoles(t, 4, func(int) []string { return []string{"Admins"} })
+	items := make([]core.Item, len(recs))
+	for i := range recs {
+		items[i] = core.Item{Seq: int64(i), Data: recs[i], User: users[i], InDoubt: i < 2}
+	}
+	v, err := e.sink(t, false, 1).Verify(context.Background(), items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range v {
+		if !x.Found || !x.Same {
+			t.Fatalf("verdict %d: %+v", i, x)
+		}
+	}
+	got, _ := e.srv.GroupMembers("Admins")
+	want := []string{users[0].UserName, users[1].UserName}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Admins holds %v, want the users in doubt %v", got, want)
+	}
+}
