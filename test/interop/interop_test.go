@@ -63,31 +63,50 @@ type summary struct {
 	Changes  int `json:"changes"`
 }
 
-// ferry runs `ferry migrate --from src --to dst` with extra flags and returns its summary;
-// a non-zero exit fails the test with the rejects.
+// migration is what one `ferry migrate` run left: its result, its --json summary, and
+// the contents of its --rejects and --changes files.
+type migration struct {
+	res              ferrytest.Result
+	sum              summary
+	rejects, changes string
+}
+
+// migrate runs `ferry migrate --from src --to dst` with extra flags, whatever its exit,
+// and checks that its counts add up.
+func migrate(t *testing.T, src, dst string, extra ...string) migration {
+	t.Helper()
+	dir := t.TempDir()
+	rejects, changes := filepath.Join(dir, "rejects.ndjson"), filepath.Join(dir, "changes.ndjson")
+	args := append([]string{"migrate", "--from", src, "--to", dst, "--no-progress", "--json", "--rejects", rejects, "--changes", changes}, extra...)
+	res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Args: args, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: 3 * time.Minute})
+	m := migration{res: res}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(res.Stdout)), &m.sum); err != nil && res.Code != 2 && res.Code != 3 {
+		t.Fatalf("ferry %s: exit %d, summary is not JSON (%v): %s", strings.Join(args, " "), res.Code, err, res.Stdout)
+	}
+	t.Logf("ferry %s -> %s %v: exit %d in %v, %+v", src, dst, extra, res.Code, res.Elapsed.Round(time.Millisecond), m.sum)
+	rj, _ := os.ReadFile(rejects)
+	ch, _ := os.ReadFile(changes)
+	m.rejects, m.changes = string(rj), string(ch)
+	if s := m.sum; s.Read != s.Written+s.Rejected+s.Skipped {
+		t.Errorf("ferry %s: read %d != written %d + rejected %d + skipped %d", strings.Join(args, " "), s.Read, s.Written, s.Rejected, s.Skipped)
+	}
+	return m
+}
+
+// ferry is migrate for a run that must succeed without any change: a non-zero exit fails
+// the test with the rejects, and any change is an error (both servers keep every
+// attribute these users have: nothing is lossy on the way).
 func ferry(t *testing.T, src, dst string, extra ...string) summary {
 	t.Helper()
-	rejects := filepath.Join(t.TempDir(), "rejects.ndjson")
-	args := append([]string{"migrate", "--from", src, "--to", dst, "--no-progress", "--json", "--rejects", rejects}, extra...)
-	res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Args: args, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: 3 * time.Minute})
-	var sum summary
-	if err := json.Unmarshal([]byte(strings.TrimSpace(res.Stdout)), &sum); err != nil && res.Code == 0 {
-		t.Fatalf("ferry %s: summary is not JSON (%v): %s", strings.Join(args, " "), err, res.Stdout)
+	m := migrate(t, src, dst, extra...)
+	if m.res.Code != 0 {
+		t.Fatalf("ferry %s -> %s %v: exit %d %+v\nstderr:\n%s\nrejects:\n%s", src, dst, extra, m.res.Code, m.sum,
+			ferrytest.Tail(m.res.Stderr, 3000), ferrytest.Tail(m.rejects, 1500))
 	}
-	t.Logf("ferry %s -> %s %v: exit %d in %v, %+v", src, dst, extra, res.Code, res.Elapsed.Round(time.Millisecond), sum)
-	if res.Code != 0 {
-		rj, _ := os.ReadFile(rejects)
-		t.Fatalf("ferry %s: exit %d %+v\nstderr:\n%s\nrejects:\n%s", strings.Join(args, " "), res.Code, sum,
-			ferrytest.Tail(res.Stderr, 3000), ferrytest.Tail(string(rj), 1500))
+	if m.sum.Changes != 0 {
+		t.Errorf("ferry %s -> %s %v: %d changes, want none between servers that keep every attribute:\n%s", src, dst, extra, m.sum.Changes, ferrytest.Tail(m.changes, 1500))
 	}
-	// Both servers keep every attribute these users have: nothing is lossy on the way.
-	if sum.Changes != 0 {
-		t.Errorf("ferry %s: %d changes, want none between servers that keep every attribute", strings.Join(args, " "), sum.Changes)
-	}
-	if sum.Read != sum.Written+sum.Rejected+sum.Skipped {
-		t.Errorf("ferry %s: read %d != written %d + rejected %d + skipped %d", strings.Join(args, " "), sum.Read, sum.Written, sum.Rejected, sum.Skipped)
-	}
-	return sum
+	return m.sum
 }
 
 // TestInterop seeds both servers with the same directory, holds each server to it and to
