@@ -48,10 +48,16 @@ var missing = map[string]string{
 func needs(t *testing.T, features ...string) {
 	t.Helper()
 	for _, f := range features {
-		if why, ok := missing[f]; ok && os.Getenv("INTEROP_UNSKIP") == "" {
-			t.Skip("needs " + why)
+		if !have(f) {
+			t.Skip("needs " + missing[f])
 		}
 	}
+}
+
+// have says whether a feature the tests need is in (or INTEROP_UNSKIP says to act so).
+func have(feature string) bool {
+	_, gone := missing[feature]
+	return !gone || os.Getenv("INTEROP_UNSKIP") != ""
 }
 
 // summary is ferry migrate --json's summary object (the keys the CLI contract fixes).
@@ -181,7 +187,8 @@ func TestInterop(t *testing.T) {
 				return
 			}
 			// Every user is now there and equal, but the target drifts: another client
-			// changes a few users and adds a few the source does not have. The nightly
+			// changes a few users, adds a few the source does not have, and changes two
+			// groups' members. The nightly
 			// clone's re-run, server to server with --upsert --mirror, finds the rest
 			// unchanged, puts back exactly the changed, whatever the change was, removes
 			// the added (--mirror deactivates, active=false; --mirror-delete deletes) and
@@ -192,6 +199,9 @@ func TestInterop(t *testing.T) {
 				since := time.Now().Add(time.Second).Truncate(time.Second)
 				time.Sleep(time.Until(since))
 				drifted := drift(t, dst, got.list, 12)
+				if have("groups") { // the target has groups only when ferry copies them
+					driftMembers(t, dst, got.list)
+				}
 				var extra []string
 				for i := range 3 {
 					name := fmt.Sprintf("only.on.target.%d@example.org", i)
@@ -262,6 +272,43 @@ func drift(t *testing.T, s server, list []map[string]any, n int) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// driftMembers removes one member from the first group and adds a non-member to the
+// second, by PATCH, as another client would; a re-run with --upsert --mirror undoes both.
+func driftMembers(t *testing.T, s server, users []map[string]any) {
+	t.Helper()
+	groups := s.list(t, "Groups")
+	slices.SortFunc(groups, func(a, b map[string]any) int {
+		return strings.Compare(asString(a["displayName"]), asString(b["displayName"]))
+	})
+	if len(groups) < 2 {
+		t.Fatalf("%s has %d groups", s.kind, len(groups))
+	}
+	members := asSlice(groups[0]["members"])
+	if len(members) == 0 {
+		t.Fatalf("%s: group %v has no members", s.kind, groups[0]["displayName"])
+	}
+	gone := asString(members[0].(map[string]any)["value"])
+	in := map[string]bool{}
+	for _, m := range asSlice(groups[1]["members"]) {
+		in[asString(m.(map[string]any)["value"])] = true
+	}
+	var outsider string
+	for _, u := range users {
+		if id := asString(u["id"]); !in[id] {
+			outsider = id
+			break
+		}
+	}
+	patch := func(g map[string]any, op map[string]any) {
+		body := map[string]any{"schemas": []any{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": []any{op}}
+		if _, err := s.call(http.MethodPatch, "Groups/"+asString(g["id"]), body, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	patch(groups[0], map[string]any{"op": "remove", "path": `members[value eq "` + gone + `"]`})
+	patch(groups[1], map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": outsider}}})
 }
 
 // userNames reads the userNames of a SCIM backup file (NDJSON), sorted.
