@@ -48,10 +48,16 @@ var missing = map[string]string{
 func needs(t *testing.T, features ...string) {
 	t.Helper()
 	for _, f := range features {
-		if why, ok := missing[f]; ok && os.Getenv("INTEROP_UNSKIP") == "" {
-			t.Skip("needs " + why)
+		if !have(f) {
+			t.Skip("needs " + missing[f])
 		}
 	}
+}
+
+// have says whether a feature the tests need is in (or INTEROP_UNSKIP says to act so).
+func have(feature string) bool {
+	_, gone := missing[feature]
+	return !gone || os.Getenv("INTEROP_UNSKIP") != ""
 }
 
 // summary is ferry migrate --json's summary object (the keys the CLI contract fixes).
@@ -63,31 +69,50 @@ type summary struct {
 	Changes  int `json:"changes"`
 }
 
-// ferry runs `ferry migrate --from src --to dst` with extra flags and returns its summary;
-// a non-zero exit fails the test with the rejects.
+// migration is what one `ferry migrate` run left: its result, its --json summary, and
+// the contents of its --rejects and --changes files.
+type migration struct {
+	res              ferrytest.Result
+	sum              summary
+	rejects, changes string
+}
+
+// migrate runs `ferry migrate --from src --to dst` with extra flags, whatever its exit,
+// and checks that its counts add up.
+func migrate(t *testing.T, src, dst string, extra ...string) migration {
+	t.Helper()
+	dir := t.TempDir()
+	rejects, changes := filepath.Join(dir, "rejects.ndjson"), filepath.Join(dir, "changes.ndjson")
+	args := append([]string{"migrate", "--from", src, "--to", dst, "--no-progress", "--json", "--rejects", rejects, "--changes", changes}, extra...)
+	res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Args: args, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: 3 * time.Minute})
+	m := migration{res: res}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(res.Stdout)), &m.sum); err != nil && res.Code != 2 && res.Code != 3 {
+		t.Fatalf("ferry %s: exit %d, summary is not JSON (%v): %s", strings.Join(args, " "), res.Code, err, res.Stdout)
+	}
+	t.Logf("ferry %s -> %s %v: exit %d in %v, %+v", src, dst, extra, res.Code, res.Elapsed.Round(time.Millisecond), m.sum)
+	rj, _ := os.ReadFile(rejects)
+	ch, _ := os.ReadFile(changes)
+	m.rejects, m.changes = string(rj), string(ch)
+	if s := m.sum; s.Read != s.Written+s.Rejected+s.Skipped {
+		t.Errorf("ferry %s: read %d != written %d + rejected %d + skipped %d", strings.Join(args, " "), s.Read, s.Written, s.Rejected, s.Skipped)
+	}
+	return m
+}
+
+// ferry is migrate for a run that must succeed without any change: a non-zero exit fails
+// the test with the rejects, and any change is an error (both servers keep every
+// attribute these users have: nothing is lossy on the way).
 func ferry(t *testing.T, src, dst string, extra ...string) summary {
 	t.Helper()
-	rejects := filepath.Join(t.TempDir(), "rejects.ndjson")
-	args := append([]string{"migrate", "--from", src, "--to", dst, "--no-progress", "--json", "--rejects", rejects}, extra...)
-	res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Args: args, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: 3 * time.Minute})
-	var sum summary
-	if err := json.Unmarshal([]byte(strings.TrimSpace(res.Stdout)), &sum); err != nil && res.Code == 0 {
-		t.Fatalf("ferry %s: summary is not JSON (%v): %s", strings.Join(args, " "), err, res.Stdout)
+	m := migrate(t, src, dst, extra...)
+	if m.res.Code != 0 {
+		t.Fatalf("ferry %s -> %s %v: exit %d %+v\nstderr:\n%s\nrejects:\n%s", src, dst, extra, m.res.Code, m.sum,
+			ferrytest.Tail(m.res.Stderr, 3000), ferrytest.Tail(m.rejects, 1500))
 	}
-	t.Logf("ferry %s -> %s %v: exit %d in %v, %+v", src, dst, extra, res.Code, res.Elapsed.Round(time.Millisecond), sum)
-	if res.Code != 0 {
-		rj, _ := os.ReadFile(rejects)
-		t.Fatalf("ferry %s: exit %d %+v\nstderr:\n%s\nrejects:\n%s", strings.Join(args, " "), res.Code, sum,
-			ferrytest.Tail(res.Stderr, 3000), ferrytest.Tail(string(rj), 1500))
+	if m.sum.Changes != 0 {
+		t.Errorf("ferry %s -> %s %v: %d changes, want none between servers that keep every attribute:\n%s", src, dst, extra, m.sum.Changes, ferrytest.Tail(m.changes, 1500))
 	}
-	// Both servers keep every attribute these users have: nothing is lossy on the way.
-	if sum.Changes != 0 {
-		t.Errorf("ferry %s: %d changes, want none between servers that keep every attribute", strings.Join(args, " "), sum.Changes)
-	}
-	if sum.Read != sum.Written+sum.Rejected+sum.Skipped {
-		t.Errorf("ferry %s: read %d != written %d + rejected %d + skipped %d", strings.Join(args, " "), sum.Read, sum.Written, sum.Rejected, sum.Skipped)
-	}
-	return sum
+	return m.sum
 }
 
 // TestInterop seeds both servers with the same directory, holds each server to it and to
@@ -162,7 +187,8 @@ func TestInterop(t *testing.T) {
 				return
 			}
 			// Every user is now there and equal, but the target drifts: another client
-			// changes a few users and adds a few the source does not have. The nightly
+			// changes a few users, adds a few the source does not have, and changes two
+			// groups' members. The nightly
 			// clone's re-run, server to server with --upsert --mirror, finds the rest
 			// unchanged, puts back exactly the changed, whatever the change was, removes
 			// the added (--mirror deactivates, active=false; --mirror-delete deletes) and
@@ -173,6 +199,9 @@ func TestInterop(t *testing.T) {
 				since := time.Now().Add(time.Second).Truncate(time.Second)
 				time.Sleep(time.Until(since))
 				drifted := drift(t, dst, got.list, 12)
+				if have("groups") { // the target has groups only when ferry copies them
+					driftMembers(t, dst, got.list)
+				}
 				var extra []string
 				for i := range 3 {
 					name := fmt.Sprintf("only.on.target.%d@example.org", i)
@@ -243,6 +272,43 @@ func drift(t *testing.T, s server, list []map[string]any, n int) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// driftMembers removes one member from the first group and adds a non-member to the
+// second, by PATCH, as another client would; a re-run with --upsert --mirror undoes both.
+func driftMembers(t *testing.T, s server, users []map[string]any) {
+	t.Helper()
+	groups := s.list(t, "Groups")
+	slices.SortFunc(groups, func(a, b map[string]any) int {
+		return strings.Compare(asString(a["displayName"]), asString(b["displayName"]))
+	})
+	if len(groups) < 2 {
+		t.Fatalf("%s has %d groups", s.kind, len(groups))
+	}
+	members := asSlice(groups[0]["members"])
+	if len(members) == 0 {
+		t.Fatalf("%s: group %v has no members", s.kind, groups[0]["displayName"])
+	}
+	gone := asString(members[0].(map[string]any)["value"])
+	in := map[string]bool{}
+	for _, m := range asSlice(groups[1]["members"]) {
+		in[asString(m.(map[string]any)["value"])] = true
+	}
+	var outsider string
+	for _, u := range users {
+		if id := asString(u["id"]); !in[id] {
+			outsider = id
+			break
+		}
+	}
+	patch := func(g map[string]any, op map[string]any) {
+		body := map[string]any{"schemas": []any{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": []any{op}}
+		if _, err := s.call(http.MethodPatch, "Groups/"+asString(g["id"]), body, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	patch(groups[0], map[string]any{"op": "remove", "path": `members[value eq "` + gone + `"]`})
+	patch(groups[1], map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": outsider}}})
 }
 
 // userNames reads the userNames of a SCIM backup file (NDJSON), sorted.

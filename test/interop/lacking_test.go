@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,18 +35,6 @@ func TestInteropTargetLacksExtension(t *testing.T) {
 		}
 		return server{"elimity without acme", ferrytest.Serve(t, h) + "/scim/v2"}
 	}
-	run := func(t *testing.T, dst server, extra ...string) (ferrytest.Result, summary, string) {
-		changes := filepath.Join(t.TempDir(), "changes.ndjson")
-		args := append([]string{"migrate", "--from", src.endpoint(), "--to", dst.target(), "--no-progress", "--json",
-			"--changes", changes, "--rejects", filepath.Join(t.TempDir(), "rejects.ndjson")}, extra...)
-		res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Args: args, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: time.Minute})
-		var sum summary
-		_ = json.Unmarshal([]byte(strings.TrimSpace(res.Stdout)), &sum)
-		t.Logf("ferry %s: exit %d, %+v\nstderr: %s", strings.Join(extra, " "), res.Code, sum, ferrytest.Tail(res.Stderr, 600))
-		log, _ := os.ReadFile(changes)
-		return res, sum, string(log)
-	}
-
 	// ferry plan names the extension, its users and attributes, and how many users the
 	// target would not take it from: all of them here, none on a target that declares it.
 	t.Run("plan", func(t *testing.T) {
@@ -86,7 +72,8 @@ func TestInteropTargetLacksExtension(t *testing.T) {
 	})
 	t.Run("refused by default", func(t *testing.T) {
 		dst := newTarget(t)
-		res, _, _ := run(t, dst)
+		m := migrate(t, src.endpoint(), dst.target())
+		res := m.res
 		if res.Code != 3 {
 			t.Errorf("exit %d, want 3 (refused before writing: the target lacks %s)", res.Code, acmeURN)
 		}
@@ -99,10 +86,11 @@ func TestInteropTargetLacksExtension(t *testing.T) {
 	})
 	t.Run("--drop-unknown-extensions", func(t *testing.T) {
 		dst := newTarget(t)
-		res, sum, log := run(t, dst, "--drop-unknown-extensions")
-		if res.Code != 0 || sum.Written != n {
-			t.Fatalf("exit %d %+v, want 0 and %d written", res.Code, sum, n)
+		m := migrate(t, src.endpoint(), dst.target(), "--drop-unknown-extensions")
+		if m.res.Code != 0 || m.sum.Written != n {
+			t.Fatalf("exit %d %+v, want 0 and %d written\n%s", m.res.Code, m.sum, n, ferrytest.Tail(m.res.Stderr, 1000))
 		}
+		log := m.changes
 		// What the target holds is the source less the acme data.
 		want := snapshot{users: map[string]map[string]any{}}
 		for k, u := range srcSnap.users {
