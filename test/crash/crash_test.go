@@ -211,6 +211,11 @@ type scimTarget struct {
 
 const scimToken = "crash-test-scim-token-do-not-print-0123456789"
 
+// scimRoles lets the first run create the source's roles as SCIM Groups: a SCIM target's
+// preflight requires the groups users belong to, and the memberships written after the
+// users are then crashed and resumed too.
+var scimRoles = []string{"--create-missing-roles"}
+
 // startSCIM starts the target; storm is the share of requests answered 429 Too Many
 // Requests (without Retry-After: the client must back off on its own).
 func startSCIM(t *testing.T, faultSpec string, storm float64) *scimTarget {
@@ -688,7 +693,7 @@ func TestCrashResume(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed(t), 1))
 	src := startAuth0(t, tenantOpts{users: users})
 	dst := startSCIM(t, "", 0)
-	cr := campaign(t, rng, src, dst, crashes)
+	cr := campaign(t, rng, src, dst, crashes, scimRoles...)
 	check(t, "auth0->scim", users, crashes, cr, src, dst)
 }
 
@@ -714,7 +719,7 @@ func TestCrashResumeFaults(t *testing.T) {
 	src := startAuth0(t, tenantOpts{users: users, ttl: 3 * time.Second, faults: "5xx=0.03,drop=0.01,truncate=0.01,seed=3",
 		buckets: map[string]auth0.Bucket{auth0.BucketOther: {Burst: 10, PerSecond: 40}, auth0.BucketUsersRead: {Burst: 10, PerSecond: 40}}})
 	dst := startSCIM(t, "5xx=0.05,drop=0.02,truncate=0.02,seed=5", 0.1)
-	cr := campaign(t, rng, src, dst, crashes)
+	cr := campaign(t, rng, src, dst, crashes, scimRoles...)
 	check(t, "auth0->scim with faults", users, crashes, cr, src, dst)
 }
 

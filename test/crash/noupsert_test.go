@@ -105,7 +105,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 		target func(t *testing.T) target
 		extra  []string
 	}{
-		{"scim", users, func(t *testing.T) target { return startSCIM(t, "", 0) }, nil},
+		{"scim", users, func(t *testing.T) target { return startSCIM(t, "", 0) }, scimRoles},
 		// Import jobs are slow by nature (2 at once, polled): fewer users.
 		// Small import files and two writers (Auth0 runs two jobs at once anyway), so that a
 		// run holds several jobs to kill it between and a graceful stop drains little (the

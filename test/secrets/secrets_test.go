@@ -212,7 +212,7 @@ func TestNoSecretsAnywhere(t *testing.T) {
 		{"migrate backup->scim", append([]string{"migrate", "--from", p("data-hash-2.ndjson.gz"), "--to", w.scim, "--upsert", "--resume", p("state-3.json"), "--json"}, common("3")...), nil, []int{0, 1}},
 		{"migrate file->auth0", append([]string{"migrate", "--from", w.hashFile, "--from-format", "auth0-import", "--to", w.auth0 + "&connection=Username-Password-Authentication", "--upsert", "--resume", p("state-4.json"), "--json"}, common("4")...), nil, []int{0, 1}},
 		{"migrate auth0->file", append([]string{"migrate", "--from", w.auth0, "--to", p("data-auth0.ndjson"), "--json"}, common("5")...), nil, []int{0, 1}},
-		{"migrate auth0->scim", append([]string{"migrate", "--from", w.auth0, "--to", w.scim, "--upsert", "--resume", p("state-6.json")}, common("6")...), nil, []int{0, 1}},
+		{"migrate auth0->scim", append([]string{"migrate", "--from", w.auth0, "--to", w.scim, "--upsert", "--create-missing-roles", "--resume", p("state-6.json")}, common("6")...), nil, []int{0, 1}},
 		{"migrate auth0 (AUTH0_TOKEN)->file", append([]string{"migrate", "--from", w.auth0, "--to", p("data-auth0-token.ndjson")}, common("7")...), map[string]string{"AUTH0_TOKEN": w.auth0Srv.Token(), "AUTH0_CLIENT_ID": "", "AUTH0_CLIENT_SECRET": ""}, []int{0, 1}},
 		{"migrate appid->file", append([]string{"migrate", "--from", w.appid, "--to", p("data-appid.ndjson"), "--json"}, common("8")...), nil, []int{0, 1}},
 		{"plan auth0->appid", []string{"plan", "--from", w.auth0, "--to", w.appid, "--json", "--out", p("plan.json")}, nil, []int{0, 1}},
