@@ -209,10 +209,18 @@ func Create(ctx context.Context, c *httpx.Client, name string) (Group, error) {
 
 // Patcher sends member changes in batches the provider accepts. One Patcher serves every
 // group of a target: what one group's PATCH taught about the limit holds for all.
+//
+// PATCHes to one group are sent one at a time, whatever the caller's concurrency. A
+// server may apply a PATCH as read, modify, write of the whole group without a lock
+// between (SCIMMY hands its application a read and then a write; a store that awaits
+// in between interleaves): two concurrent "add members" then each write what they read
+// plus their own batch, and one batch is lost while both answer 200. Different groups
+// still go in parallel.
 type Patcher struct {
-	c    *httpx.Client
-	size atomic.Int64
-	mu   sync.Mutex // serializes the halving, so concurrent refusals halve once
+	c      *httpx.Client
+	size   atomic.Int64
+	mu     sync.Mutex // serializes the halving, so concurrent refusals halve once
+	groups sync.Map   // group id -> *sync.Mutex
 }
 
 // NewPatcher starts at DefaultPatchMembers members per PATCH (start > 0 overrides).
@@ -253,13 +261,18 @@ func (p *Patcher) Remove(ctx context.Context, groupID string, ids []string) erro
 }
 
 func (p *Patcher) run(ctx context.Context, groupID string, ids []string, ops func([]string) []any) error {
+	l, _ := p.groups.LoadOrStore(groupID, new(sync.Mutex))
+	l.(*sync.Mutex).Lock()
+	defer l.(*sync.Mutex).Unlock()
 	for len(ids) > 0 {
 		n := min(p.BatchSize(), len(ids))
 		body := map[string]any{"schemas": []string{PatchURN}, "Operations": ops(ids[:n])}
 		// Adding a member twice or removing one gone is a no-op (RFC 7644 §3.5.2): safe
-		// to resend.
+		// to resend. No excludedAttributes=members to shrink the answer, although RFC 7644
+		// §3.9 allows it on PATCH: SCIMMY applies it to the group it reads before patching,
+		// so every PATCH so sent replaced the members with its own batch and answered 200.
 		resp, err := p.c.DoJSON(ctx, &httpx.Request{Method: http.MethodPatch, Path: "Groups/" + url.PathEscape(groupID),
-			Query: url.Values{"excludedAttributes": {"members"}}, Idempotent: true, AllowStatus: []int{http.StatusBadRequest}}, body, nil)
+			Idempotent: true, AllowStatus: []int{http.StatusBadRequest}}, body, nil)
 		if err != nil {
 			return fmt.Errorf("patch the members of group %s: %w", groupID, err)
 		}

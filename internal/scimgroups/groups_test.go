@@ -3,9 +3,13 @@ package scimgroups
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/segmentio/encoding/json"
 	"golang.org/x/time/rate"
@@ -14,7 +18,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/sandbox/scim"
 )
 
-func tenant(t *testing.T, users int, cfg scim.Config) (*scim.Server, *httpx.Client) {
+func tenant(t *testing.T, users int, cfg scim.Config, wrap ...func(http.Handler) http.Handler) (*scim.Server, *httpx.Client) {
 	t.Helper()
 	for i := range users {
 		b, _ := json.Marshal(map[string]any{"schemas": []string{scim.UserURN}, "userName": fmt.Sprintf("u%03d", i)})
@@ -25,7 +29,11 @@ func tenant(t *testing.T, users int, cfg scim.Config) (*scim.Server, *httpx.Clie
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(s.Handler())
+	h := s.Handler()
+	for _, w := range wrap {
+		h = w(h)
+	}
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	c, err := httpx.New(httpx.Config{Name: "scim", BaseURL: ts.URL, Token: httpx.StaticToken("tok"), MediaType: scim.MediaType,
 		Limiter: httpx.NewLimiter(rate.Inf, 1)}) // a loopback sandbox: no pacing to wait on
@@ -123,6 +131,72 @@ func TestPatcherHalves(t *testing.T) {
 				t.Fatalf("find: %v %v %+v", err, ok, f)
 			}
 		})
+	}
+}
+
+// TestPatcherOneGroupAtATime: callers adding members to one group concurrently (the
+// sink's writers do) never have two PATCHes to that group in flight, so a server that
+// applies a PATCH as read-modify-write loses no member; every member arrives.
+func TestPatcherOneGroupAtATime(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, worst := map[string]int{}, 0
+	overlap := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPatch {
+				h.ServeHTTP(w, r)
+				return
+			}
+			mu.Lock()
+			inFlight[r.URL.Path]++
+			worst = max(worst, inFlight[r.URL.Path])
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond) // widen the window a second PATCH would land in
+			h.ServeHTTP(w, r)
+			mu.Lock()
+			inFlight[r.URL.Path]--
+			mu.Unlock()
+		})
+	}
+	const writers, each = 8, 5
+	s, c := tenant(t, writers*each, scim.Config{}, overlap)
+	ctx := context.Background()
+	var groups []Group
+	for _, name := range []string{"Admins", "Support"} {
+		g, err := Create(ctx, c, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups = append(groups, g)
+	}
+	p := NewPatcher(c, 2) // several PATCHes per call
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for w := range writers {
+		var ids []string
+		for _, n := range names(writers * each)[w*each : (w+1)*each] {
+			id, _ := s.UserByName(n)
+			ids = append(ids, id)
+		}
+		for _, g := range groups {
+			wg.Go(func() {
+				if err := p.Add(ctx, g.ID, ids); err != nil {
+					t.Error(err)
+					failed.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		return
+	}
+	if worst != 1 {
+		t.Errorf("%d PATCHes to one group in flight at once, want 1", worst)
+	}
+	for _, g := range groups {
+		if got, _ := s.GroupMembers(g.Name); !slices.Equal(got, names(writers*each)) {
+			t.Errorf("%s holds %d members, want %d", g.Name, len(got), writers*each)
+		}
 	}
 }
 

@@ -36,30 +36,6 @@ const (
 	nGroup = 50
 )
 
-// missing names the ferry features these tests need that have not landed yet, with what
-// ferry does without them; a test that needs one is skipped, naming it. Delete an entry
-// when its feature lands. INTEROP_UNSKIP=1 runs the gated tests anyway, to watch them
-// fail for the reason given.
-var missing = map[string]string{
-	"groups": "SCIM Groups export and import in ferry (issue 12, branch i12-groups): " +
-		"without it ferry copies no group and no membership",
-}
-
-func needs(t *testing.T, features ...string) {
-	t.Helper()
-	for _, f := range features {
-		if !have(f) {
-			t.Skip("needs " + missing[f])
-		}
-	}
-}
-
-// have says whether a feature the tests need is in (or INTEROP_UNSKIP says to act so).
-func have(feature string) bool {
-	_, gone := missing[feature]
-	return !gone || os.Getenv("INTEROP_UNSKIP") != ""
-}
-
 // summary is ferry migrate --json's summary object (the keys the CLI contract fixes).
 type summary struct {
 	Read     int `json:"read"`
@@ -199,9 +175,7 @@ func TestInterop(t *testing.T) {
 				since := time.Now().Add(time.Second).Truncate(time.Second)
 				time.Sleep(time.Until(since))
 				drifted := drift(t, dst, got.list, 12)
-				if have("groups") { // the target has groups only when ferry copies them
-					driftMembers(t, dst, got.list)
-				}
+				driftMembers(t, dst, got.list)
 				var extra []string
 				for i := range 3 {
 					name := fmt.Sprintf("only.on.target.%d@example.org", i)
@@ -332,13 +306,11 @@ func userNames(t *testing.T, file string) []string {
 	return names
 }
 
-// compareDirectory compares the users, and in a subtest gated on ferry's group support,
-// the groups and their members.
+// compareDirectory compares the users, and in a subtest the groups and their members.
 func compareDirectory(t *testing.T, what string, want, got snapshot) {
 	t.Helper()
 	compareUsers(t, what, want, got)
 	t.Run("groups", func(t *testing.T) {
-		needs(t, "groups")
 		compareGroups(t, what, want, got)
 	})
 }
