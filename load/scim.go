@@ -248,9 +248,6 @@ func (s *SCIM) Format() string { return core.FormatSCIM }
 // (RFC 7643 §4.1.1, uniqueness "server", caseExact false), and --upsert finds users by it.
 func (s *SCIM) UserKey(u *schemas.User) (string, string) { return "userName", u.UserName }
 
-// Close implements core.Sink: every write is committed when Write returns.
-func (s *SCIM) Close(context.Context) error { return nil }
-
 // Unsupported lists the schema extensions the provider does not declare; their data is
 // left out of what is written (the CLI should say so once).
 func (s *SCIM) Unsupported() []string { return slices.Clone(s.unsupported) }

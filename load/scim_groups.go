@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
 	"github.com/ferry-dev/ferry/internal/scimgroups"
@@ -44,6 +46,8 @@ const scimGroupReaders = 4
 type scimGroup struct {
 	id, name string
 	members  map[string]bool // user ids; nil until read
+	// What this run's PATCHes changed, for Close to read back.
+	added, removed map[string]bool
 }
 
 // scimGroupState is what the sink knows of the target's groups, shared by the Writes.
@@ -272,10 +276,98 @@ func (s *SCIM) writeMemberships(ctx context.Context, batch []core.Item, res []co
 		}
 		return nil
 	}
-	if err := apply(adds, "joining", st.patcher.Add, func(g *scimGroup, id string) { g.members[id] = true }); err != nil {
+	if err := apply(adds, "joining", st.patcher.Add, func(g *scimGroup, id string) {
+		g.members[id] = true
+		g.added = setAdd(g.added, id)
+		delete(g.removed, id)
+	}); err != nil {
 		return err
 	}
-	return apply(removes, "leaving", st.patcher.Remove, func(g *scimGroup, id string) { delete(g.members, id) })
+	return apply(removes, "leaving", st.patcher.Remove, func(g *scimGroup, id string) {
+		delete(g.members, id)
+		g.removed = setAdd(g.removed, id)
+		delete(g.added, id)
+	})
+}
+
+func setAdd(m map[string]bool, k string) map[string]bool {
+	if m == nil {
+		m = map[string]bool{}
+	}
+	m[k] = true
+	return m
+}
+
+// ErrMembershipsNotKept is returned by Close when the target does not hold memberships
+// whose PATCH it answered with success.
+var ErrMembershipsNotKept = errors.New("the target does not hold group memberships it accepted")
+
+// Close reads back the members of every group this run changed. A PATCH answered 200 is
+// not proof: SCIMMY, given excludedAttributes=members, answered 200 and replaced the
+// members with the batch sent, and a server that writes a group read-modify-write can
+// lose a batch the same way. Without this read the summary would count those users
+// written while they lack their groups. One GET per changed group.
+func (s *SCIM) Close(ctx context.Context) error {
+	if s.grp == nil {
+		return nil
+	}
+	st := s.grp
+	st.mu.Lock()
+	var changed []*scimGroup
+	for _, g := range st.byName {
+		if len(g.added)+len(g.removed) > 0 {
+			changed = append(changed, g)
+		}
+	}
+	st.mu.Unlock()
+	sort.Slice(changed, func(a, b int) bool { return changed[a].name < changed[b].name })
+	lost := make([]string, len(changed))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(scimGroupReaders)
+	for i, g := range changed {
+		eg.Go(func() error {
+			ids, err := scimgroups.Members(ectx, s.c, g.id)
+			if err != nil {
+				return fmt.Errorf("scim: read back group %q: %w", g.name, err)
+			}
+			held := make(map[string]bool, len(ids))
+			for _, id := range ids {
+				held[id] = true
+			}
+			missing, kept := 0, 0
+			for id := range g.added {
+				if !held[id] {
+					missing++
+				}
+			}
+			for id := range g.removed {
+				if held[id] {
+					kept++
+				}
+			}
+			if missing+kept > 0 {
+				lost[i] = fmt.Sprintf("group %q lacks %d of the %d members added and still holds %d of the %d removed",
+					g.name, missing, len(g.added), kept, len(g.removed))
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	var bad []string
+	for _, l := range lost {
+		if l != "" {
+			bad = append(bad, l)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	if len(bad) > 5 {
+		bad = append(bad[:5], fmt.Sprintf("and %d groups more", len(bad)-5))
+	}
+	return fmt.Errorf("scim: %w: %s (the same command run again adds what is missing)", ErrMembershipsNotKept, strings.Join(bad, "; "))
 }
 
 // inTarget says a result leaves the user in the target as the source has it.

@@ -2,10 +2,12 @@ package load
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/segmentio/encoding/json"
@@ -158,5 +160,56 @@ func TestSCIMVerifyFinishesMemberships(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("Admins holds %v, want the users in doubt %v", got, want)
+	}
+}
+
+// TestSCIMCloseReadsBackMemberships: a target that answers 200 to PATCH members and keeps
+// only some of them fails the run at Close, naming the group, instead of a summary that
+// counts those users written with their groups; one that keeps them all passes.
+func TestSCIMCloseReadsBackMemberships(t *testing.T) {
+	for _, forget := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kept", true: "forgotten"}[forget], func(t *testing.T) {
+			e := newSCIMEnv(t, sbscim.Config{}, "")
+			for _, g := range []string{"Admins", "Ops"} {
+				if err := e.srv.AddGroup(g, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var admins atomic.Value // the group's id, known once the sink listed the groups
+			admins.Store("?")
+			srv := e.srv.Handler()
+			var patches atomic.Int32
+			e2 := newSCIMEnvHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if forget && r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/Groups/"+admins.Load().(string)) {
+					if patches.Add(1) > 1 { // the first PATCH is kept, later ones are not
+						r.Method = http.MethodGet // answer 200 with the group, change nothing
+					}
+				}
+				srv.ServeHTTP(w, r)
+			}))
+			sink := e2.sink(t, false, 1)
+			if _, err := sink.Roles(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			admins.Store(sink.grp.byName["admins"].id)
+			recs, users := withRoles(t, 6, func(i int) []string { return []string{"Admins", "Ops"} })
+			for i := range recs {
+				res, err := sink.Write(context.Background(), []core.Item{{Seq: int64(i), Data: recs[i], User: users[i]}})
+				if err != nil || res[0].Outcome == core.Rejected {
+					t.Fatalf("write %d: %v %+v", i, err, res)
+				}
+			}
+			err := sink.Close(context.Background())
+			if !forget {
+				if err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrMembershipsNotKept) || !strings.Contains(err.Error(), `group "Admins" lacks 5 of the 6 members added`) ||
+				strings.Contains(err.Error(), `"Ops"`) {
+				t.Fatalf("Close: %v", err)
+			}
+		})
 	}
 }
