@@ -176,12 +176,13 @@ func runPipeline(b *testing.B, in, from, dir, to string) pipeline.Summary {
 		defer logs[i].Close()
 	}
 	s, err := pipeline.Run(ctx, pipeline.Config{
-		Source: src, Sink: dst, Decoder: dec, Encoder: enc, Policies: policies,
-		Validate: func(u *schemas.User) error { return schemas.Violations(schemas.Validate(u)).Err() },
-		Losses:   transform.LossesFor(dst.Format()),
-		Rejects:  pipeline.NewLog(logs[0]),
-		Changes:  pipeline.NewLog(logs[1]),
-		Stats:    new(pipeline.Stats),
+		Source: src, Sink: dst,
+		Work: &transform.Work{Decoder: dec, Encoder: enc, Policies: policies,
+			Validate: func(u *schemas.User) error { return schemas.Violations(schemas.Validate(u)).Err() },
+			Losses:   transform.LossesFor(dst.Format()), To: dst.Format()},
+		Rejects: pipeline.NewLog(logs[0]),
+		Changes: pipeline.NewLog(logs[1]),
+		Stats:   new(pipeline.Stats),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -1,8 +1,8 @@
 package load
 
 import (
+	"github.com/ferry-dev/ferry/internal/appidapi"
 	"github.com/ferry-dev/ferry/internal/core"
-	"github.com/ferry-dev/ferry/transform"
 )
 
 var _ core.CatalogMapper = (*AppID)(nil)
@@ -29,7 +29,7 @@ func mapPerms(ps []core.Permission) []core.Permission {
 	out := make([]core.Permission, 0, len(ps))
 	seen := map[core.Permission]bool{}
 	for _, p := range ps {
-		p.Scope = transform.AppIDScope(p.Scope)
+		p.Scope = appidapi.Scope(p.Scope)
 		if !seen[p] {
 			seen[p] = true
 			out = append(out, p)

@@ -75,9 +75,10 @@ func copyRun(t *testing.T, format string, recs [][]byte, sink core.Sink) (pipeli
 	}
 	keep := NewKeepSet()
 	sum, err := pipeline.Run(context.Background(), pipeline.Config{
-		Source: &mirrorRecs{format: format, recs: recs}, Sink: sink, Decoder: dec, Encoder: enc,
+		Source: &mirrorRecs{format: format, recs: recs}, Sink: sink,
+		Work: &transform.Work{Decoder: dec, Encoder: enc,
+			Validate: func(u *schemas.User) error { return schemas.Violations(schemas.Validate(u)).Err() }},
 		Workers: 2, Concurrency: 2, Observe: collectKeys(keep),
-		Validate: func(u *schemas.User) error { return schemas.Violations(schemas.Validate(u)).Err() },
 	})
 	if err != nil {
 		t.Fatalf("pipeline: %v (%+v)", err, sum)

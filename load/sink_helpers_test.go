@@ -48,7 +48,7 @@ func migrate(t testing.TB, format string, recs [][]byte, sink core.Sink, conc in
 	var rej bytes.Buffer
 	log := pipeline.NewLog(&rej)
 	s, err := pipeline.Run(context.Background(), pipeline.Config{
-		Source: &sliceSource{format: format, recs: recs}, Sink: sink, Decoder: dec, Encoder: enc,
+		Source: &sliceSource{format: format, recs: recs}, Sink: sink, Work: &transform.Work{Decoder: dec, Encoder: enc},
 		Concurrency: conc, Workers: 2, Rejects: log,
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/schemas"
 	"github.com/segmentio/encoding/json"
 )
@@ -92,17 +93,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
-// Change is one rewrite a policy made, for the change log (--changes, NDJSON). Before and
-// After hold the values as JSON; a secret is replaced by a marker before it gets here.
-type Change struct {
-	User   string          `json:"user"`
-	Path   string          `json:"path"`
-	Rule   string          `json:"rule"`
-	Before json.RawMessage `json:"before,omitempty"`
-	After  json.RawMessage `json:"after,omitempty"`
-	// Note says what a reader of the log should know (a warning with no rewrite, say).
-	Note string `json:"note,omitempty"`
-}
+// Change is one rewrite a policy made, for the change log (core.Change: the pipeline
+// carries changes without knowing of policies).
+type Change = core.Change
 
 // Changes collects the changes made to one user.
 type Changes struct {

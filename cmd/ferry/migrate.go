@@ -138,9 +138,9 @@ func migrate(ctx context.Context, e *env, f *runFlags, label string) (pipeline.S
 		}
 	}
 	cfg := pipeline.Config{
-		Source: src, Sink: dst, Decoder: dec, Encoder: enc, Policies: policies,
-		Validate:    validateUser,
-		Losses:      lossesFor(dst),
+		Source: src, Sink: dst,
+		Work: &transform.Work{Decoder: dec, Encoder: enc, Policies: policies,
+			Validate: validateUser, Losses: lossesFor(dst), To: dst.Format()},
 		Workers:     f.workers,
 		Concurrency: f.concurrency,
 		Batch:       core.BatchLimits{MaxCount: f.batch},

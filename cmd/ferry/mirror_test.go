@@ -88,8 +88,8 @@ func namesOf(t *testing.T, path string, dst core.Sink) (*sourceNames, pipeline.S
 	dec, _ := transform.DecoderFor(src.Format())
 	enc, _ := transform.EncoderFor(dst.Format())
 	names := newSourceNames()
-	s, err := pipeline.Run(context.Background(), pipeline.Config{Source: src, Sink: dst, Decoder: dec, Encoder: enc,
-		Validate: validateUser, DryRun: true, Observe: names.observe})
+	s, err := pipeline.Run(context.Background(), pipeline.Config{Source: src, Sink: dst,
+		Work: &transform.Work{Decoder: dec, Encoder: enc, Validate: validateUser}, DryRun: true, Observe: names.observe})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,8 +94,9 @@ func plan(ctx context.Context, e *env, f *runFlags) (*transform.Plan, *load.Role
 	planner := transform.NewPlanner()
 	planner.Config = pcfg
 	s, err = pipeline.Run(ctx, pipeline.Config{
-		Source: src, Sink: dst, Decoder: dec, Encoder: enc, Policies: policies,
-		Validate: validateUser, Losses: lossesFor(dst), DryRun: true, Stop: e.stop,
+		Source: src, Sink: dst, DryRun: true, Stop: e.stop,
+		Work: &transform.Work{Decoder: dec, Encoder: enc, Policies: policies,
+			Validate: validateUser, Losses: lossesFor(dst), To: dst.Format()},
 		Workers: f.workers,
 		Observe: func(u *schemas.User, changes []transform.Change, err error) {
 			planner.Observe(u, changes, err)

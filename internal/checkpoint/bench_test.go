@@ -75,7 +75,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 func benchConfig(n, batch int) pipeline.Config {
 	dec, _ := transform.DecoderFor(core.FormatSCIM)
 	enc, _ := transform.EncoderFor(core.FormatSCIM)
-	return pipeline.Config{Source: &benchSource{n: n}, Sink: benchSink{}, Decoder: dec, Encoder: enc,
+	return pipeline.Config{Source: &benchSource{n: n}, Sink: benchSink{}, Work: &transform.Work{Decoder: dec, Encoder: enc},
 		Batch: core.BatchLimits{MaxCount: batch}}
 }
 

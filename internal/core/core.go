@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/schemas"
+	"github.com/segmentio/encoding/json"
 )
 
 // Record formats, as named by --from-format / --to-format.
@@ -298,3 +299,16 @@ var (
 	// users: a cursor seen twice, pages that bring nothing new, a location on a foreign host.
 	ErrHostile = errors.New("inconsistent server answer")
 )
+
+// Change is one rewrite made to a user on its way (a policy's, or a value the target's
+// format cannot hold), for the change log (--changes, NDJSON). Before and After hold the
+// values as JSON; a secret is replaced by a marker before it gets here.
+type Change struct {
+	User   string          `json:"user"`
+	Path   string          `json:"path"`
+	Rule   string          `json:"rule"`
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+	// Note says what a reader of the log should know (a warning with no rewrite, say).
+	Note string `json:"note,omitempty"`
+}

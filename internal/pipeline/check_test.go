@@ -1,10 +1,8 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,7 +57,7 @@ func TestRejectsAsDecoderWordsThem(t *testing.T) {
 			}
 			enc, _ := transform.EncoderFor(core.FormatSCIM)
 			var rej strings.Builder
-			cfg := Config{Source: &rawSource{format: format, recs: recs}, Sink: &memSink{}, Decoder: dec, Encoder: enc, Rejects: NewLog(&rej)}
+			cfg := Config{Source: &rawSource{format: format, recs: recs}, Sink: &memSink{}, Work: &transform.Work{Decoder: dec, Encoder: enc}, Rejects: NewLog(&rej)}
 			if _, err := Run(context.Background(), cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +73,7 @@ func TestRejectsAsDecoderWordsThem(t *testing.T) {
 				ref := "line " + strconv.Itoa(i+1)
 				var stage, reason string
 				if jsonstream.TooDeep([]byte(rec), jsonstream.MaxDepth) {
-					stage, reason = "read", ref+": "+errTooDeep.Error()
+					stage, reason = "read", ref+": "+transform.ErrTooDeep.Error()
 				} else if _, err := dec.Decode([]byte(rec)); err != nil {
 					stage, reason = "decode", err.Error()
 				}
@@ -94,46 +92,6 @@ func TestRejectsAsDecoderWordsThem(t *testing.T) {
 	}
 }
 
-// BenchmarkDecodeStage compares the read+decode stage on realistic auth0 records (the sample
-// under internal/jsonstream/testdata, or $CHECK_INPUT): one Check and DecodeChecked against
-// the former TooDeep and Decode (which ran utf8.Valid and json.Valid).
-func BenchmarkDecodeStage(b *testing.B) {
-	path := os.Getenv("CHECK_INPUT")
-	if path == "" {
-		path = "../jsonstream/testdata/check_auth0.ndjson"
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-	dec, _ := transform.DecoderFor(core.FormatAuth0)
-	cfg := Config{Decoder: dec}
-	for _, bc := range []struct {
-		name   string
-		decode func([]byte) error
-	}{
-		{"check", func(r []byte) error { _, err := cfg.decode(r); return err }},
-		{"toodeep+decode", func(r []byte) error {
-			if jsonstream.TooDeep(r, jsonstream.MaxDepth) {
-				return errTooDeep
-			}
-			_, err := dec.Decode(r)
-			return err
-		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.SetBytes(int64(len(data)))
-			for range b.N {
-				for _, r := range recs {
-					bc.decode(r)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*len(recs)), "us/user")
-		})
-	}
-}
-
 // TestCheckRefusalWinsOverALenientDecoder: a decoder that accepts what jsonstream.Check
 // refuses (segmentio's Parse stops after the first value, so "{...} 0" once passed as the
 // user alone) does not get the record through.
@@ -145,7 +103,7 @@ func TestCheckRefusalWinsOverALenientDecoder(t *testing.T) {
 	var rej strings.Builder
 	sink := &memSink{}
 	recs := []string{`{"userName":"a"} 0`, `{"userName":`, "{\"userName\":\"\xff\"}"}
-	cfg := Config{Source: &rawSource{format: core.FormatSCIM, recs: recs}, Sink: sink, Decoder: lenient, Encoder: enc, Rejects: NewLog(&rej)}
+	cfg := Config{Source: &rawSource{format: core.FormatSCIM, recs: recs}, Sink: sink, Work: &transform.Work{Decoder: lenient, Encoder: enc}, Rejects: NewLog(&rej)}
 	s, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

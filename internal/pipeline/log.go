@@ -6,9 +6,9 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/jsonstream"
 	"github.com/ferry-dev/ferry/internal/redact"
-	"github.com/ferry-dev/ferry/transform"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -102,7 +102,7 @@ func (l *Log) Reject(e *entry) error {
 
 // Change writes one change. Its Before and After are trusted to be valid JSON: they come
 // from json.Marshal (transform.Changes.Add) or from a parsed metadata value re-serialized.
-func (l *Log) Change(c *transform.Change) error { return l.write(c, json.TrustRawMessage) }
+func (l *Log) Change(c *core.Change) error { return l.write(c, json.TrustRawMessage) }
 
 // write appends v as one line with json.Marshal's flags (the same bytes), plus extra.
 func (l *Log) write(v any, extra json.AppendFlags) error {

@@ -15,26 +15,19 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/schemas"
-	"github.com/ferry-dev/ferry/transform"
 	"golang.org/x/sync/errgroup"
 )
 
 // Config is one run.
 type Config struct {
-	Source   core.Source
-	Sink     core.Sink
-	Decoder  transform.Decoder // reads Source.Format()
-	Encoder  transform.Encoder // writes Sink.Format()
-	Policies []transform.Policy
-	// Validate checks a user after the policies; a non-nil error rejects it.
-	Validate func(*schemas.User) error
-	// Losses lists what the sink's format cannot carry of a user; each becomes a change
-	// holding the original value. Nil when the format carries everything.
-	Losses func(*schemas.User) []string
+	Source core.Source
+	Sink   core.Sink
+	// Work turns each record read from Source into a user encoded for Sink.
+	Work Work
 	// Observe sees every user after transform (plan mode learns from it). Called
 	// concurrently; a record that could not be decoded comes as a User holding only its
 	// position in ID.
-	Observe func(u *schemas.User, changes []transform.Change, err error)
+	Observe func(u *schemas.User, changes []core.Change, err error)
 
 	Workers     int              // transform workers; default GOMAXPROCS
 	Concurrency int              // sink writers; default 4 (1 for a Sequential sink)
@@ -62,6 +55,15 @@ type Config struct {
 	InDoubt func(core.Item) bool
 	// Stop, when closed, stops reading; what was read is still transformed and written.
 	Stop <-chan struct{}
+}
+
+// Work is the per-record work a run hands the pipeline (transform.Work: check and decode,
+// policies, validation, encoding). Process is called from several workers at once; it
+// appends the encoded user to dst and returns it as out, and a record it refuses comes
+// back with the stage that refused it and why (the user is nil when it could not be
+// decoded).
+type Work interface {
+	Process(data, dst []byte, ref string) (u *schemas.User, out []byte, changes []core.Change, stage string, err error)
 }
 
 // Summary is the outcome of a run. Written = Created + Updated; Skipped = Unchanged.
@@ -101,7 +103,7 @@ type entry struct {
 	seq     int64
 	rec     core.Record
 	item    core.Item
-	changes []transform.Change
+	changes []core.Change
 	stage   string // where it was rejected: read, decode, policy, validate, encode, target
 	reason  string
 	outcome core.Outcome

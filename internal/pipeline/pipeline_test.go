@@ -109,8 +109,8 @@ func (seqSink) Sequential() {}
 func config(src core.Source, sink core.Sink) Config {
 	dec, _ := transform.DecoderFor(core.FormatSCIM)
 	enc, _ := transform.EncoderFor(core.FormatSCIM)
-	return Config{Source: src, Sink: sink, Decoder: dec, Encoder: enc,
-		Validate: func(u *schemas.User) error { return schemas.Violations(schemas.Validate(u)).Err() }}
+	return Config{Source: src, Sink: sink, Work: &transform.Work{Decoder: dec, Encoder: enc,
+		Validate: func(u *schemas.User) error { return schemas.Violations(schemas.Validate(u)).Err() }}}
 }
 
 func TestCountsAddUp(t *testing.T) {

@@ -7,13 +7,8 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/core"
-	"github.com/ferry-dev/ferry/internal/jsonstream"
 	"github.com/ferry-dev/ferry/schemas"
-	"github.com/ferry-dev/ferry/transform"
 )
-
-// errTooDeep rejects a record nested past jsonstream.MaxDepth before any decoder sees it.
-var errTooDeep = fmt.Errorf("JSON nested deeper than %d levels", jsonstream.MaxDepth)
 
 // scratch is one transform worker's reusable memory.
 type scratch struct {
@@ -27,8 +22,8 @@ type scratch struct {
 // megabytes for the rest of the run.
 const maxScratch = 256 << 10
 
-// process turns a raw record into an encoded item, or marks it rejected with the stage and
-// the reason. It runs in N workers at once and never fails the run.
+// process turns a raw record into an encoded item (the run's Work), or marks it rejected
+// with the stage and the reason. It runs in N workers at once and never fails the run.
 func (cfg *Config) process(e *entry, w *scratch) {
 	e.item = core.Item{Seq: e.seq, Ref: e.rec.Ref, Raw: e.rec.Data}
 	if e.rec.Err != nil {
@@ -36,77 +31,18 @@ func (cfg *Config) process(e *entry, w *scratch) {
 		cfg.observe(e, nil)
 		return
 	}
-	u, err := cfg.decode(e.rec.Data)
-	if errors.Is(err, errTooDeep) {
-		e.reject("read", fmt.Errorf("%s: %w", e.rec.Ref, errTooDeep))
-		cfg.observe(e, errTooDeep)
-		return
-	}
-	if err != nil {
-		e.reject("decode", err)
-		cfg.observe(e, err)
-		return
-	}
-	e.item.User = u
-	ch := transform.Changes{User: userRef(e)}
-	if err := transform.ApplyAll(cfg.Policies, u, &ch); err != nil {
-		e.changes = ch.List
-		e.reject("policy", err)
-		cfg.observe(e, err)
-		return
-	}
-	e.changes = ch.List
-	if cfg.Validate != nil {
-		if err := cfg.Validate(u); err != nil {
-			e.reject("validate", err)
-			cfg.observe(e, err)
-			return
-		}
-	}
-	// An Encoder appends to dst (its contract; every registered one does), so what it
-	// returns is this worker's own memory and may serve as the next scratch.
-	buf, err := cfg.Encoder.Encode(w.enc[:0], u)
-	if cap(buf) <= maxScratch {
+	u, buf, changes, stage, err := cfg.Work.Process(e.rec.Data, w.enc[:0], e.rec.Ref)
+	e.item.User, e.changes = u, changes
+	if buf != nil && cap(buf) <= maxScratch {
 		w.enc = buf[:0]
 	}
 	if err != nil {
-		e.reject("encode", err)
+		e.reject(stage, err)
 		cfg.observe(e, err)
 		return
 	}
 	e.item.Data = append(make([]byte, 0, len(buf)), buf...)
-	if cfg.Losses != nil {
-		transform.RecordLosses(u, cfg.Sink.Format(), cfg.Losses(u), &ch)
-		e.changes = ch.List
-	}
 	cfg.observe(e, nil)
-}
-
-// decode checks a record's syntax, UTF-8 and depth in one pass, then decodes it; a decoder
-// that can skip its own syntax and UTF-8 checks does. It returns errTooDeep for a record
-// nested past jsonstream.MaxDepth, which no decoder sees: decoders take time that grows
-// steeply with depth.
-func (cfg *Config) decode(data []byte) (*schemas.User, error) {
-	if err := jsonstream.Check(data, jsonstream.MaxDepth); err != nil {
-		// Check stops at the first problem; a malformed record nested too deep further on
-		// is still rejected as too deep, as it always was.
-		if errors.Is(err, jsonstream.ErrDepth) || jsonstream.TooDeep(data, jsonstream.MaxDepth) {
-			return nil, errTooDeep
-		}
-		// Malformed or invalid UTF-8 (rare): the decoder's own checks say so in its own
-		// words, so rejects read the same whether or not a pipeline decoded the record.
-		u, derr := cfg.Decoder.Decode(data)
-		if derr == nil {
-			// A decoder that accepts what the check refuses would let part of a record
-			// pass as all of it.
-			return nil, &transform.FieldError{Field: "(record)", Msg: "not valid JSON: " + err.Error()}
-		}
-		return u, derr
-	}
-	if d, ok := cfg.Decoder.(transform.CheckedDecoder); ok {
-		return d.DecodeChecked(data)
-	}
-	return cfg.Decoder.Decode(data)
 }
 
 func (cfg *Config) observe(e *entry, err error) {
@@ -123,16 +59,6 @@ func (cfg *Config) observe(e *entry, err error) {
 
 func (e *entry) reject(stage string, err error) {
 	e.stage, e.reason, e.outcome = stage, err.Error(), core.Rejected
-}
-
-// userRef names the user in logs: the record's position, and the userName once known.
-func userRef(e *entry) string {
-	if e.item.User != nil {
-		if r := e.item.User.Ref(); r != "" {
-			return r
-		}
-	}
-	return e.rec.Ref
 }
 
 // batchUp restores read order when the sink needs it (a file: reproducible backups), packs

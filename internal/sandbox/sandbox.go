@@ -11,13 +11,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/appidapi"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/gen"
 	"github.com/ferry-dev/ferry/internal/sandbox/appid"
 	"github.com/ferry-dev/ferry/internal/sandbox/auth0"
 	"github.com/ferry-dev/ferry/internal/sandbox/faults"
 	"github.com/ferry-dev/ferry/internal/sandbox/scim"
-	"github.com/ferry-dev/ferry/transform"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -158,7 +158,7 @@ func appIDCatalog(seed int64) ([]appid.AppSeed, []appid.RoleSeed) {
 	cat := gen.Catalog(seed)
 	scopes := map[string][]string{}
 	for _, p := range cat.Scopes {
-		scopes[p.Resource] = append(scopes[p.Resource], transform.AppIDScope(p.Scope))
+		scopes[p.Resource] = append(scopes[p.Resource], appidapi.Scope(p.Scope))
 	}
 	var apps []appid.AppSeed
 	for name, sc := range scopes {
@@ -168,7 +168,7 @@ func appIDCatalog(seed int64) ([]appid.AppSeed, []appid.RoleSeed) {
 	for _, r := range cat.Roles {
 		acc := map[string][]string{}
 		for _, p := range r.Permissions {
-			acc[p.Resource] = append(acc[p.Resource], transform.AppIDScope(p.Scope))
+			acc[p.Resource] = append(acc[p.Resource], appidapi.Scope(p.Scope))
 		}
 		roles = append(roles, appid.RoleSeed{Name: r.Name, Description: r.Description, Access: acc})
 	}

@@ -1,11 +1,11 @@
-package transform
+package appidapi
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestAppIDScope(t *testing.T) {
+func TestScope(t *testing.T) {
 	tests := map[string]string{
 		"read:users":                "read_users",
 		"Write:Reports":             "write_reports",
@@ -17,8 +17,8 @@ func TestAppIDScope(t *testing.T) {
 		"delete:users/{id}/devices": "delete_users__id__devices",
 	}
 	for in, want := range tests {
-		if got := AppIDScope(in); got != want {
-			t.Errorf("AppIDScope(%q) = %q, want %q", in, got, want)
+		if got := Scope(in); got != want {
+			t.Errorf("Scope(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
