@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,12 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-dev/ferry/extract"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/gen"
 	"github.com/ferry-dev/ferry/internal/pipeline"
-	"github.com/ferry-dev/ferry/load"
-	"github.com/ferry-dev/ferry/schemas"
+	"github.com/ferry-dev/ferry/run"
 	"github.com/ferry-dev/ferry/transform"
 	"github.com/segmentio/encoding/json"
 )
@@ -139,55 +138,19 @@ func BenchmarkFileToFile(b *testing.B) {
 	}
 }
 
-// runPipeline replicates the wiring of cmd/ferry's migrate for a file source and a file
-// target (the command's own function is in package main, which a benchmark cannot
-// import). Kept to what a file -> file run uses: no preflight (files hold no roles
-// catalog), no checkpoint, no progress display.
+// runPipeline is ferry migrate --from in --from-format from --to DIR/out.ndjson
+// --to-format to --rules all --rejects --changes, through run.Migrate as the command runs
+// it (no progress display).
 func runPipeline(b *testing.B, in, from, dir, to string) pipeline.Summary {
-	ctx := context.Background()
-	src, err := extract.Open(ctx, in, core.Options{Format: from})
+	job := run.Job{From: in, FromFormat: from, To: filepath.Join(dir, "out.ndjson"), ToFormat: to, Concurrency: 4,
+		Policy: transform.DefaultPolicyConfig(), Rules: "all", // the strictest set, with the command line's defaults
+		Rejects: filepath.Join(dir, "rejects.ndjson"), Changes: filepath.Join(dir, "changes.ndjson")}
+	job.Policy.PictureOverride = true
+	res, err := run.Migrate(context.Background(), run.Env{Getenv: func(string) string { return "" }, Stdout: io.Discard, Log: io.Discard}, job)
 	if err != nil {
 		b.Fatal(err)
 	}
-	dst, err := load.Open(ctx, filepath.Join(dir, "out.ndjson"), core.Options{Format: to, Source: src.Name()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dec, err := transform.DecoderFor(src.Format())
-	if err != nil {
-		b.Fatal(err)
-	}
-	enc, err := transform.EncoderFor(dst.Format())
-	if err != nil {
-		b.Fatal(err)
-	}
-	// --rules all: the strictest set (Target ""), with the command line's defaults.
-	pcfg := transform.DefaultPolicyConfig()
-	pcfg.Target = ""
-	policies, err := transform.NewPolicies(pcfg, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	logs := make([]*os.File, 2)
-	for i, name := range []string{"rejects.ndjson", "changes.ndjson"} {
-		if logs[i], err = os.Create(filepath.Join(dir, name)); err != nil {
-			b.Fatal(err)
-		}
-		defer logs[i].Close()
-	}
-	s, err := pipeline.Run(ctx, pipeline.Config{
-		Source: src, Sink: dst,
-		Work: &transform.Work{Decoder: dec, Encoder: enc, Policies: policies,
-			Validate: func(u *schemas.User) error { return schemas.Violations(schemas.Validate(u)).Err() },
-			Losses:   transform.LossesFor(dst.Format()), To: dst.Format()},
-		Rejects: pipeline.NewLog(logs[0]),
-		Changes: pipeline.NewLog(logs[1]),
-		Stats:   new(pipeline.Stats),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s
+	return res.Summary
 }
 
 // BenchmarkBaselineDecodeEncode is what a plain script does with the same bytes: read each

@@ -79,7 +79,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "$ ferry %s\n", shellJoin(st.args))
-		code := run(ctx, sub, st.args)
+		code := dispatch(ctx, sub, st.args)
 		if ok := st.ok; (ok == nil && code != exitOK) || (ok != nil && !ok(code)) {
 			fmt.Fprintf(e.stderr, "ferry demo: step failed with exit status %d\n", code)
 			return exitAborted

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	stdjson "encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,10 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferry-dev/ferry/extract"
-	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/sandbox"
-	"github.com/ferry-dev/ferry/load"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -339,25 +334,24 @@ func TestExtensionPreflightSources(t *testing.T) {
 	src, srcEnv := scimExtTarget(t, acmeDef(t), []byte(oktaSchema))
 	dst, dstEnv := scimExtTarget(t)
 	t.Run("SCIM source declares them", func(t *testing.T) {
-		// Two sandboxes, two tokens under one variable name: the ends are opened here,
-		// each with its own environment, rather than through the command line.
-		ctx := context.Background()
-		s, err := extract.Open(ctx, src.Endpoint, core.Options{Getenv: srcEnv})
-		if err != nil {
-			t.Fatal(err)
+		// Two sandboxes, two tokens under one variable name: the source's comes as
+		// FERRY_FROM_SCIM_TOKEN, as a user migrating between two SCIM servers gives it.
+		getenv := func(k string) string {
+			if k == "FERRY_FROM_SCIM_TOKEN" {
+				return srcEnv("SCIM_TOKEN")
+			}
+			return dstEnv(k)
 		}
-		d, err := load.Open(ctx, dst.Endpoint, core.Options{Getenv: dstEnv})
-		if err != nil {
-			t.Fatal(err)
+		code, out, errs := ferry(t, getenv, "migrate", "--from", src.Endpoint, "--to", dst.Endpoint, "--no-progress")
+		if code != exitAborted || !strings.Contains(errs, acmeURN) || !strings.Contains(errs, "urn:okta:custom:user:1.0") {
+			t.Fatalf("exit %d, want %d naming both extensions: %s %s", code, exitAborted, out, errs)
 		}
-		f := &runFlags{from: src.Endpoint, to: dst.Endpoint}
-		err = extensionPreflight(ctx, &env{getenv: srcEnv}, f, s, d, nil)
-		if !errors.Is(err, core.ErrAborted) || !strings.Contains(err.Error(), acmeURN) || !strings.Contains(err.Error(), "urn:okta:custom:user:1.0") {
-			t.Fatalf("preflight: %v", err)
+		if n := len(targetUsers(t, dst)); n != 0 {
+			t.Errorf("%d users written before the refusal", n)
 		}
-		f.dropUnknownExt = true
-		if err := extensionPreflight(ctx, &env{getenv: srcEnv}, f, s, d, nil); err != nil {
-			t.Errorf("with --drop-unknown-extensions: %v", err)
+		code, out, errs = ferry(t, getenv, "migrate", "--from", src.Endpoint, "--to", dst.Endpoint, "--no-progress", "--drop-unknown-extensions")
+		if code != exitOK {
+			t.Errorf("with --drop-unknown-extensions: exit %d: %s %s", code, out, errs)
 		}
 	})
 	t.Run("plan file lists them", func(t *testing.T) {

@@ -40,10 +40,10 @@ var commands = map[string]command{}
 func main() {
 	ctx, stop, cancel := signals()
 	defer cancel()
-	os.Exit(run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, stop: stop}, os.Args[1:]))
+	os.Exit(dispatch(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, stop: stop}, os.Args[1:]))
 }
 
-func run(ctx context.Context, e *env, args []string) int {
+func dispatch(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(e.stdout)
 		if len(args) == 0 {

@@ -24,7 +24,7 @@ func ferry(t *testing.T, getenv func(string) string, args ...string) (int, strin
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	code := run(context.Background(), &env{stdout: &out, stderr: &errb, getenv: getenv}, args)
+	code := dispatch(context.Background(), &env{stdout: &out, stderr: &errb, getenv: getenv}, args)
 	return code, out.String(), errb.String()
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/ferry-dev/ferry/extract"
-	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/pipeline"
 	"github.com/ferry-dev/ferry/load"
-	"github.com/ferry-dev/ferry/schemas"
+	"github.com/ferry-dev/ferry/run"
 	"github.com/ferry-dev/ferry/transform"
 	"github.com/segmentio/encoding/json"
 )
@@ -29,12 +27,16 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 	if _, code, ok := parse(e, fs, args); !ok {
 		return code
 	}
-	if f.from == "" {
+	if f.job.From == "" {
 		fmt.Fprintln(e.stderr, "ferry plan: --from is required")
 		fs.Usage()
 		return exitUsage
 	}
-	p, diff, s, err := plan(ctx, e, &f)
+	if err := f.finish(""); err != nil {
+		return fail(e, "plan", err)
+	}
+	f.job.Progress = "" // plan prints its own report
+	p, diff, s, err := run.Plan(ctx, runEnv(e), f.job)
 	if err != nil {
 		return fail(e, "plan", err)
 	}
@@ -52,7 +54,7 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stdout, string(b))
 		return exitOK
 	}
-	fmt.Fprintf(e.stdout, "plan: %d users read from %s\n", s.Read, f.from)
+	fmt.Fprintf(e.stdout, "plan: %d users read from %s\n", s.Read, f.job.From)
 	if err := p.WriteText(e.stdout); err != nil {
 		return fail(e, "plan", err)
 	}
@@ -60,66 +62,4 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "\nroles and scopes the target lacks:\n%s", diff.Text())
 	}
 	return exitOK
-}
-
-// plan reads the whole source through the migrate pipeline with nothing written, learning
-// each metadata field's types and what every rule would do.
-func plan(ctx context.Context, e *env, f *runFlags) (*transform.Plan, *load.RolesDiff, pipeline.Summary, error) {
-	var s pipeline.Summary
-	to := f.to
-	if to == "" {
-		to = "-" // no target: the rules of a file (SCIM) target
-	}
-	src, err := extract.Open(ctx, f.from, core.Options{Format: f.fromFormat, Getenv: e.getenv})
-	if err != nil {
-		return nil, nil, s, err
-	}
-	dst, err := load.Open(ctx, to, core.Options{Format: f.toFormat, Getenv: e.getenv, Stdout: e.stderr, DropUnknownExtensions: true})
-	if err != nil {
-		return nil, nil, s, err
-	}
-	dec, err := transform.DecoderFor(src.Format())
-	if err != nil {
-		return nil, nil, s, fmt.Errorf("%v: %w", err, core.ErrUsage)
-	}
-	enc, err := transform.EncoderFor(dst.Format())
-	if err != nil {
-		return nil, nil, s, fmt.Errorf("%v: %w", err, core.ErrUsage)
-	}
-	pcfg := f.policy.config(to, dst.Format())
-	policies, err := transform.NewPolicies(pcfg, nil)
-	if err != nil {
-		return nil, nil, s, err
-	}
-	planner := transform.NewPlanner()
-	planner.Config = pcfg
-	s, err = pipeline.Run(ctx, pipeline.Config{
-		Source: src, Sink: dst, DryRun: true, Stop: e.stop,
-		Work: &transform.Work{Decoder: dec, Encoder: enc, Policies: policies,
-			Validate: validateUser, Losses: lossesFor(dst), To: dst.Format()},
-		Workers: f.workers,
-		Observe: func(u *schemas.User, changes []transform.Change, err error) {
-			planner.Observe(u, changes, err)
-		},
-	})
-	if err != nil {
-		return nil, nil, s, err
-	}
-	p := planner.Result()
-	if sc, ok := src.(*extract.SCIM); ok {
-		p.SourceServer = sc.Server(ctx).Summary()
-	}
-	var diff *load.RolesDiff
-	if target, ok := dst.(core.RoleReader); ok {
-		need, _, err := sourceNeeds(ctx, e, src, target, p)
-		if err != nil {
-			return nil, nil, s, err
-		}
-		if need != nil {
-			if diff, err = load.Preflight(ctx, need, target); err != nil {
-				return nil, nil, s, err
-			}
-		}
-	}
-	return p, diff, s, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/sandbox"
 	"github.com/ferry-dev/ferry/load"
+	"github.com/ferry-dev/ferry/run"
 	"github.com/ferry-dev/ferry/transform"
 	"github.com/segmentio/encoding/json"
 )
@@ -66,7 +67,7 @@ func rehearseRestore(ctx context.Context, e *env, path, provider string) (*Resto
 	var out bytes.Buffer
 	sub.stdout, sub.stderr = &out, &out
 	rep := &RestoreReport{Target: "sandbox " + provider}
-	code := run(ctx, sub, []string{"migrate", "--from", path, "--to", sb.Endpoint, "--create-missing-roles", "--no-progress"})
+	code := dispatch(ctx, sub, []string{"migrate", "--from", path, "--to", sb.Endpoint, "--create-missing-roles", "--no-progress"})
 	if code != exitOK {
 		rep.Differences = append(rep.Differences, fmt.Sprintf("the restore exited %d: %s", code, strings.TrimSpace(out.String())))
 	}
@@ -146,7 +147,7 @@ func usersOf(ctx context.Context, src core.Source) (map[string][]string, error) 
 		if _, dup := out[key]; dup {
 			return fmt.Errorf("%s: two users share the key %q", r.Ref, key)
 		}
-		rs := userRoles(u)
+		rs := run.UserRoles(u)
 		slices.Sort(rs)
 		out[key] = slices.Compact(rs)
 		return nil

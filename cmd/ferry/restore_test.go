@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/sandbox"
 	"github.com/ferry-dev/ferry/internal/sandbox/sandboxtest"
 	"github.com/ferry-dev/ferry/load"
+	"github.com/ferry-dev/ferry/run"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -184,7 +185,7 @@ func TestBackupRestoresWholeTenant(t *testing.T) {
 		renamed := map[string]string{}
 		for _, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
 			var c struct{ User, Path, Rule, Before, After string }
-			if json.Unmarshal([]byte(line), &c) == nil && c.Rule == ruleScopeSpelling {
+			if json.Unmarshal([]byte(line), &c) == nil && c.Rule == run.RuleScopeSpelling {
 				renamed[c.Path+" "+c.Before] = c.After
 			}
 		}

@@ -153,6 +153,17 @@ func (s *Server) Len() int {
 	return len(s.byID)
 }
 
+// IDs returns the ids of the stored users, in no order (tests read them back by User).
+func (s *Server) IDs() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.byID))
+	for id := range s.byID {
+		out = append(out, id)
+	}
+	return out
+}
+
 // User returns the stored user with the id as JSON (password included: tests only).
 func (s *Server) User(id string) (json.RawMessage, bool) {
 	s.mu.RLock()

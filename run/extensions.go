@@ -1,4 +1,4 @@
-package main
+package run
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 // from a plan file, from a source that declares them (a SCIM server), or by scanning a
 // SCIM file source once; a source it cannot read twice (stdin) is left to the sink's
 // guard, which stops the run at the first such user.
-func extensionPreflight(ctx context.Context, e *env, f *runFlags, src core.Source, dst core.Sink, plan *transform.Plan) error {
+func extensionPreflight(ctx context.Context, env Env, job Job, src core.Source, dst core.Sink, plan *transform.Plan) error {
 	target, ok := dst.(core.ExtensionTarget)
-	if !ok || f.dropUnknownExt {
+	if !ok || job.DropUnknownExtensions {
 		return nil
 	}
 	var urns []string
@@ -31,9 +31,9 @@ func extensionPreflight(ctx context.Context, e *env, f *runFlags, src core.Sourc
 		}
 	case implementsExtensionSource(src):
 		urns = src.(core.ExtensionSource).Extensions(ctx)
-	case src.Format() == core.FormatSCIM && f.from != "-":
+	case src.Format() == core.FormatSCIM && job.From != "-":
 		var err error
-		if urns, err = scanExtensions(ctx, e, f); err != nil {
+		if urns, err = scanExtensions(ctx, env, job); err != nil {
 			return err
 		}
 	}
@@ -54,8 +54,8 @@ func implementsExtensionSource(src core.Source) bool {
 // scanExtensions reads a SCIM file source once more, looking only at each record's
 // top-level member names, for the custom extension URNs its users carry (all of them, so
 // that a refusal names every one the target lacks).
-func scanExtensions(ctx context.Context, e *env, f *runFlags) ([]string, error) {
-	src, err := extract.Open(ctx, f.from, core.Options{Format: f.fromFormat, Getenv: e.getenv})
+func scanExtensions(ctx context.Context, env Env, job Job) ([]string, error) {
+	src, err := extract.Open(ctx, job.From, core.Options{Format: job.FromFormat, Getenv: SourceEnv(env.Getenv)})
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func scanExtensions(ctx context.Context, e *env, f *runFlags) ([]string, error) 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scan %s for schema extensions: %w", f.from, err)
+		return nil, fmt.Errorf("scan %s for schema extensions: %w", job.From, err)
 	}
 	return urns, nil
 }

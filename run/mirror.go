@@ -1,9 +1,8 @@
-package main
+package run
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/ferry-dev/ferry/internal/pipeline"
 	"github.com/ferry-dev/ferry/load"
 	"github.com/ferry-dev/ferry/schemas"
-	"github.com/ferry-dev/ferry/transform"
 )
 
 // Mirror mode (ferry migrate --mirror): after a complete run, remove from the target the
@@ -21,40 +19,31 @@ import (
 // source user's keys while it runs; runMirror then hands them to load.Mirror, which holds
 // the guards (max-delete, complete listing, deactivate rather than delete on SCIM).
 
-// mirrorFlags are migrate's mirror-mode flags.
-type mirrorFlags struct {
-	on        bool
-	maxDelete int
-	force     bool
-	delete    bool
-	// report is what the last runMirror did, for the --json summary ("mirror" key).
-	report *load.MirrorReport
+// Mirror is a Job's mirror mode.
+type Mirror struct {
+	On        bool
+	MaxDelete int  // refuse to remove more users than this without Force
+	Force     bool // remove them anyway
+	Delete    bool // a SCIM target: DELETE users instead of setting active=false
 }
 
-// defaultMaxDelete is small on purpose: a nightly clone loses a few users a day; losing
+// DefaultMaxDelete is small on purpose: a nightly clone loses a few users a day; losing
 // many at once is far more often a wrong source than a real exodus.
-const defaultMaxDelete = 10
-
-func (m *mirrorFlags) register(fs *flag.FlagSet) {
-	fs.BoolVar(&m.on, "mirror", false, "also remove target users that are no longer in the source (only after a complete, successful read; SCIM targets are deactivated, not deleted)")
-	fs.IntVar(&m.maxDelete, "max-delete", defaultMaxDelete, "with --mirror: refuse to remove more users than this without --force")
-	fs.BoolVar(&m.force, "force", false, "with --mirror: remove users even when more than --max-delete are gone from the source")
-	fs.BoolVar(&m.delete, "mirror-delete", false, "with --mirror on a SCIM target: DELETE users instead of setting active=false")
-}
+const DefaultMaxDelete = 10
 
 // prepare checks the flags against the run before anything is read or written, and
 // returns the collector for the pipeline's Observe hook (nil without --mirror).
-func (m *mirrorFlags) prepare(f *runFlags, dst core.Sink) (*sourceNames, error) {
-	if !m.on {
-		if m.force || m.delete {
+func (m Mirror) prepare(job Job, dst core.Sink) (*sourceNames, error) {
+	if !m.On {
+		if m.Force || m.Delete {
 			return nil, fmt.Errorf("--force and --mirror-delete only apply with --mirror: %w", core.ErrUsage)
 		}
 		return nil, nil
 	}
-	if m.maxDelete < 0 {
-		return nil, fmt.Errorf("--max-delete %d: want 0 or more: %w", m.maxDelete, core.ErrUsage)
+	if m.MaxDelete < 0 {
+		return nil, fmt.Errorf("--max-delete %d: want 0 or more: %w", m.MaxDelete, core.ErrUsage)
 	}
-	if f.since != "" {
+	if !job.Since.IsZero() {
 		return nil, fmt.Errorf("--mirror needs every source user, and --since reads only the changed ones: %w", core.ErrUsage)
 	}
 	if _, ok := dst.(core.Lister); !ok {
@@ -65,21 +54,21 @@ func (m *mirrorFlags) prepare(f *runFlags, dst core.Sink) (*sourceNames, error) 
 	switch {
 	case !canRemove && !canDeactivate:
 		return nil, fmt.Errorf("--mirror: target %s cannot remove users: %w", dst.Name(), core.ErrUsage)
-	case m.delete && !canRemove:
+	case m.Delete && !canRemove:
 		return nil, fmt.Errorf("--mirror-delete: target %s cannot delete users: %w", dst.Name(), core.ErrUsage)
-	case m.delete && !canDeactivate:
+	case m.Delete && !canDeactivate:
 		return nil, fmt.Errorf("--mirror-delete applies to SCIM targets, which otherwise deactivate; %s always deletes: %w", dst.Name(), core.ErrUsage)
 	}
 	if dst.Format() == core.FormatAppIDCD {
 		return nil, fmt.Errorf("--mirror: App ID Cloud Directory targets are not mirrored (deleting a profile leaves the directory user); use a profiles target: %w", core.ErrUsage)
 	}
 	names := newSourceNames()
-	if f.resume != "" && !f.dryRun {
+	if job.Resume != "" && !job.DryRun {
 		// A resumed run reads only what follows the checkpoint: it copies the rest, but it
 		// has not seen every source user, so it must not remove any.
-		st, err := checkpoint.Load(f.resume, endpoint.Redact(f.from), endpoint.Redact(f.to))
+		st, err := checkpoint.Load(job.Resume, endpoint.Redact(job.From), endpoint.Redact(job.To))
 		if err == nil && st != nil && st.Cursor != "" && !st.Done {
-			names.keep.Incomplete("this run resumes from " + f.resume + " and does not read the users committed before it; run again without a pending checkpoint to mirror")
+			names.keep.Incomplete("this run resumes from " + job.Resume + " and does not read the users committed before it; run again without a pending checkpoint to mirror")
 		}
 	}
 	return names, nil
@@ -96,7 +85,7 @@ func newSourceNames() *sourceNames { return &sourceNames{keep: load.NewKeepSet()
 // afterwards (a user the target rejected is still in the source, and stays). A record
 // that could not be decoded arrives as a User holding only its position in ID: the
 // source is then not known completely, and mirror mode will refuse.
-func (c *sourceNames) observe(u *schemas.User, _ []transform.Change, _ error) {
+func (c *sourceNames) observe(u *schemas.User, _ []core.Change, _ error) {
 	if u == nil {
 		c.keep.Incomplete("a record the pipeline could not name")
 		return
@@ -120,37 +109,36 @@ func (c *sourceNames) observe(u *schemas.User, _ []transform.Change, _ error) {
 
 // runMirror runs mirror mode after the pipeline: only when the run succeeded, was not
 // interrupted and every source record was read as a user. It prints what it did (the
-// full list in a dry run) to stderr and keeps the report in m.report for --json.
-func runMirror(ctx context.Context, e *env, dst core.Sink, names *sourceNames, summary pipeline.Summary, runErr error, m *mirrorFlags, dryRun bool) error {
-	if names == nil || !m.on {
-		return runErr
+// full list in a dry run) to env.Log and returns the report (nil when it did not list).
+func runMirror(ctx context.Context, env Env, dst core.Sink, names *sourceNames, summary pipeline.Summary, runErr error, m Mirror, dryRun bool) (*load.MirrorReport, error) {
+	if names == nil || !m.On {
+		return nil, runErr
 	}
 	switch {
 	case runErr != nil && !errors.Is(runErr, pipeline.ErrInterrupted):
-		fmt.Fprintln(e.stderr, "mirror: nothing removed: the run failed")
-		return runErr // the run's own error says why; its exit status stands
+		fmt.Fprintln(env.Log, "mirror: nothing removed: the run failed")
+		return nil, runErr // the run's own error says why; its exit status stands
 	case runErr != nil || summary.Interrupted:
-		fmt.Fprintln(e.stderr, "mirror: nothing removed: the run was interrupted")
+		fmt.Fprintln(env.Log, "mirror: nothing removed: the run was interrupted")
 		if runErr != nil {
-			return runErr
+			return nil, runErr
 		}
-		return pipeline.ErrInterrupted
+		return nil, pipeline.ErrInterrupted
 	}
 	if ok, why := names.keep.Complete(); !ok {
-		return fmt.Errorf("%w: nothing removed: the source was not read completely: %s", load.ErrMirrorRefused, why)
+		return nil, fmt.Errorf("%w: nothing removed: the source was not read completely: %s", load.ErrMirrorRefused, why)
 	}
 	rep, err := load.Mirror(ctx, dst, names.keep, load.MirrorConfig{
-		MaxDelete: m.maxDelete, Force: m.force, DryRun: dryRun, Delete: m.delete,
+		MaxDelete: m.MaxDelete, Force: m.Force, DryRun: dryRun, Delete: m.Delete,
 	})
-	m.report = &rep
-	printMirror(e.stderr, dst, &rep)
+	printMirror(env.Log, dst, &rep)
 	if err != nil {
-		return err // printed by the caller, with the run's summary
+		return &rep, err // printed by the caller, with the run's summary
 	}
 	if rep.Failed > 0 {
-		return fmt.Errorf("mirror: %d of %d users could not be %s (see above): %w", rep.Failed, rep.Candidates, pastTense(rep.Action), core.ErrAborted)
+		return &rep, fmt.Errorf("mirror: %d of %d users could not be %s (see above): %w", rep.Failed, rep.Candidates, pastTense(rep.Action), core.ErrAborted)
 	}
-	return nil
+	return &rep, nil
 }
 
 func pastTense(action string) string {
