@@ -31,7 +31,6 @@ var bin string
 func TestMain(m *testing.M) { ferrytest.Main(m, &bin) }
 
 const (
-	token  = "interop-token"
 	nUsers = 2000
 	nGroup = 50
 )
@@ -60,7 +59,7 @@ func migrate(t *testing.T, src, dst string, extra ...string) migration {
 	dir := t.TempDir()
 	rejects, changes := filepath.Join(dir, "rejects.ndjson"), filepath.Join(dir, "changes.ndjson")
 	args := append([]string{"migrate", "--from", src, "--to", dst, "--no-progress", "--json", "--rejects", rejects, "--changes", changes}, extra...)
-	res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Args: args, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: 3 * time.Minute})
+	res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Args: args, Env: endEnv(src, dst), Timeout: 3 * time.Minute})
 	m := migration{res: res}
 	if err := json.Unmarshal([]byte(strings.TrimSpace(res.Stdout)), &m.sum); err != nil && res.Code != 2 && res.Code != 3 {
 		t.Fatalf("ferry %s: exit %d, summary is not JSON (%v): %s", strings.Join(args, " "), res.Code, err, res.Stdout)
@@ -73,6 +72,19 @@ func migrate(t *testing.T, src, dst string, extra ...string) migration {
 		t.Errorf("ferry %s: read %d != written %d + rejected %d + skipped %d", strings.Join(args, " "), s.Read, s.Written, s.Rejected, s.Skipped)
 	}
 	return m
+}
+
+// endEnv gives each end of a run its server's token, and no SCIM_TOKEN: were an end to
+// read the other's, the server would refuse it.
+func endEnv(src, dst string) map[string]string {
+	env := map[string]string{}
+	if tok := tokenFor(src); tok != "" {
+		env["FERRY_FROM_SCIM_TOKEN"] = tok
+	}
+	if tok := tokenFor(dst); tok != "" {
+		env["FERRY_TO_SCIM_TOKEN"] = tok
+	}
+	return env
 }
 
 // ferry is migrate for a run that must succeed without any change: a non-zero exit fails

@@ -29,24 +29,24 @@ func TestInteropTargetLacksExtension(t *testing.T) {
 	}
 	srcSnap := src.snapshot(t)
 	newTarget := func(t *testing.T) server {
-		h, err := elimity.Handler(token, elimity.WithoutAcme())
+		h, err := elimity.Handler(tokenOf("elimity"), elimity.WithoutAcme())
 		if err != nil {
 			t.Fatal(err)
 		}
-		return server{"elimity without acme", ferrytest.Serve(t, h) + "/scim/v2"}
+		return newServer("elimity without acme", ferrytest.Serve(t, h)+"/scim/v2", tokenOf("elimity"))
 	}
 	// ferry plan names the extension, its users and attributes, and how many users the
 	// target would not take it from: all of them here, none on a target that declares it.
 	t.Run("plan", func(t *testing.T) {
-		full, err := elimity.Handler(token)
+		full, err := elimity.Handler(tokenOf("elimity"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {
 			dst        server
 			undeclared int64
-		}{{newTarget(t), n}, {server{"elimity", ferrytest.Serve(t, full) + "/scim/v2"}, 0}} {
-			res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Env: map[string]string{"SCIM_TOKEN": token}, Timeout: time.Minute,
+		}{{newTarget(t), n}, {newServer("elimity", ferrytest.Serve(t, full)+"/scim/v2", tokenOf("elimity")), 0}} {
+			res := ferrytest.MustRun(t, ferrytest.Cmd{Bin: bin, Env: endEnv(src.endpoint(), c.dst.target()), Timeout: time.Minute,
 				Args: []string{"plan", "--from", src.endpoint(), "--to", c.dst.target(), "--json", "--no-progress"}})
 			var out struct {
 				Plan struct {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,9 +20,39 @@ import (
 
 // server is one running SCIM service provider.
 type server struct {
-	kind string // "scimmy" or "elimity"
-	base string // http://127.0.0.1:PORT/scim/v2
+	kind  string // "scimmy" or "elimity"
+	base  string // http://127.0.0.1:PORT/scim/v2
+	token string // the bearer token it accepts
 }
+
+// servers maps each running server's endpoint to its token, for the runs that reach it.
+var servers sync.Map
+
+// newServer records a server started with token. Each server kind takes a token of its
+// own, so a run between two of them proves each end is given its own credentials
+// (FERRY_FROM_SCIM_TOKEN, FERRY_TO_SCIM_TOKEN), as between two real providers.
+func newServer(kind, base, token string) server {
+	s := server{kind, base, token}
+	servers.Store(s.endpoint(), token)
+	return s
+}
+
+// tokenFor is the token of the server an endpoint (SRC or DST string) reaches; "" for a
+// file.
+func tokenFor(end string) string {
+	var tok string
+	servers.Range(func(k, v any) bool {
+		if strings.HasPrefix(end, k.(string)) {
+			tok = v.(string)
+			return false
+		}
+		return true
+	})
+	return tok
+}
+
+// tokenOf is the token a server kind is started with.
+func tokenOf(kind string) string { return "interop-token-" + kind }
 
 // endpoint is the SRC string that reaches the server.
 func (s server) endpoint() string {
@@ -38,13 +69,13 @@ func start(t *testing.T, kind string) server {
 	t.Helper()
 	switch kind {
 	case "scimmy":
-		return server{kind, scimmy.Start(t, token)}
+		return newServer(kind, scimmy.Start(t, tokenOf(kind)), tokenOf(kind))
 	case "elimity":
-		h, err := elimity.Handler(token)
+		h, err := elimity.Handler(tokenOf(kind))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return server{kind, ferrytest.Serve(t, h) + "/scim/v2"}
+		return newServer(kind, ferrytest.Serve(t, h)+"/scim/v2", tokenOf(kind))
 	}
 	t.Fatalf("unknown server kind %q", kind)
 	return server{}
@@ -67,7 +98,7 @@ func (s server) call(method, path string, body, out any) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	req.Header.Set("Content-Type", "application/scim+json")
 	resp, err := client.Do(req)
 	if err != nil {
