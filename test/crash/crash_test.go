@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -241,6 +242,33 @@ func (st *scimTarget) endpoint() string           { return "scim+" + st.url + "/
 func (st *scimTarget) env() map[string]string     { return map[string]string{"SCIM_TOKEN": scimToken} }
 func (st *scimTarget) sourceKey(p profile) string { return p.UserID }
 func (st *scimTarget) count() int                 { return st.srv.Len() }
+
+// groupTarget is a target whose memberships the audit checks.
+type groupTarget interface {
+	auditGroups(t *testing.T, src *tenant)
+}
+
+// auditGroups: every source role is a group holding as many members as the role has
+// (every user was written: the memberships of the runs that died were finished by the
+// later ones, none added twice).
+func (st *scimTarget) auditGroups(t *testing.T, src *tenant) {
+	t.Helper()
+	total := 0
+	for role, n := range src.srv.RoleMembers() {
+		total += n
+		got, ok := st.srv.GroupMembers(role)
+		if !ok {
+			t.Errorf("role %q is no group in the target", role)
+			continue
+		}
+		if len(got) != n || len(slices.Compact(slices.Sorted(slices.Values(got)))) != n {
+			t.Errorf("group %q holds %d members (%d distinct), the role %d", role, len(got), len(slices.Compact(slices.Sorted(slices.Values(got)))), n)
+		}
+	}
+	if total == 0 {
+		t.Error("the source has no role members: the memberships were not audited")
+	}
+}
 
 // keys pages through GET /Users as any SCIM client would.
 func (st *scimTarget) keys(t *testing.T) []string {
@@ -619,6 +647,9 @@ func lastLine(s string) string {
 // the source (duplicates).
 func audit(t *testing.T, src *tenant, dst target, cr crashRun) (lost, dups int) {
 	t.Helper()
+	if g, ok := dst.(groupTarget); ok && len(cr.Rejects) == 0 {
+		g.auditGroups(t, src)
+	}
 	srcUsers := profiles(t, src.srv.Users())
 	inTarget := map[string]int{}
 	targetKeys := dst.keys(t)
