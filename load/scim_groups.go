@@ -345,9 +345,15 @@ func (s *SCIM) Close(ctx context.Context) error {
 					kept++
 				}
 			}
-			if missing+kept > 0 {
-				lost[i] = fmt.Sprintf("group %q lacks %d of the %d members added and still holds %d of the %d removed",
-					g.name, missing, len(g.added), kept, len(g.removed))
+			var what []string
+			if missing > 0 {
+				what = append(what, fmt.Sprintf("lacks %d of the %d members added", missing, len(g.added)))
+			}
+			if kept > 0 {
+				what = append(what, fmt.Sprintf("still holds %d of the %d removed", kept, len(g.removed)))
+			}
+			if len(what) > 0 {
+				lost[i] = fmt.Sprintf("group %q %s", g.name, strings.Join(what, " and "))
 			}
 			return nil
 		})
