@@ -213,3 +213,45 @@ func TestSCIMCloseReadsBackMemberships(t *testing.T) {
 		})
 	}
 }
+
+// TestSCIMCloseReadsBackRemovals: with mirror mode, a member taken out of a group that the
+// target answers 200 for and keeps fails the run at Close, naming the group.
+func TestSCIMCloseReadsBackRemovals(t *testing.T) {
+	_, plain := withRoles(t, 3, func(int) []string { return nil })
+	var seeds []json.RawMessage
+	var names []string
+	for _, u := range plain {
+		b, _ := json.Marshal(u)
+		seeds, names = append(seeds, b), append(names, u.UserName)
+	}
+	e := newSCIMEnv(t, sbscim.Config{Users: seeds}, "")
+	if err := e.srv.AddGroup("Admins", names); err != nil {
+		t.Fatal(err)
+	}
+	srv := e.srv.Handler()
+	e2 := newSCIMEnvHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/Groups/") {
+			r.Method = http.MethodGet // 200 with the group, nothing removed
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	sink := e2.sink(t, true, 1)
+	if _, err := sink.Roles(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sink.MirrorMemberships([]string{"Admins"}) // the source knows Admins; these users left it
+	recs, users := withRoles(t, 3, func(int) []string { return nil })
+	for i := range recs {
+		res, err := sink.Write(context.Background(), []core.Item{{Seq: int64(i), Data: recs[i], User: users[i]}})
+		if err != nil || res[0].Outcome == core.Rejected {
+			t.Fatalf("write %d: %v %+v", i, err, res)
+		}
+	}
+	err := sink.Close(context.Background())
+	if !errors.Is(err, ErrMembershipsNotKept) || !strings.Contains(err.Error(), `group "Admins" still holds 3 of the 3 removed`) {
+		t.Fatalf("Close: %v", err)
+	}
+	if got, _ := e.srv.GroupMembers("Admins"); len(got) != 3 {
+		t.Fatalf("the test's target removed members after all: %v", got)
+	}
+}
