@@ -31,8 +31,9 @@ type Mirror struct {
 // many at once is far more often a wrong source than a real exodus.
 const DefaultMaxDelete = 10
 
-// prepare checks the flags against the run before anything is read or written, and
-// returns the collector for the pipeline's Observe hook (nil without --mirror).
+// prepare checks the mirror settings against the run before anything is read or
+// written, and returns the collector for the pipeline's Observe hook (nil without
+// --mirror).
 func (m Mirror) prepare(job Job, dst core.Sink) (*sourceNames, error) {
 	if !m.On {
 		if m.Force || m.Delete {

@@ -213,6 +213,7 @@ func TestNoSecretsAnywhere(t *testing.T) {
 		{"migrate file->auth0", append([]string{"migrate", "--from", w.hashFile, "--from-format", "auth0-import", "--to", w.auth0 + "&connection=Username-Password-Authentication", "--upsert", "--resume", p("state-4.json"), "--json"}, common("4")...), nil, []int{0, 1}},
 		{"migrate auth0->file", append([]string{"migrate", "--from", w.auth0, "--to", p("data-auth0.ndjson"), "--json"}, common("5")...), nil, []int{0, 1}},
 		{"migrate auth0->scim", append([]string{"migrate", "--from", w.auth0, "--to", w.scim, "--upsert", "--create-missing-roles", "--resume", p("state-6.json")}, common("6")...), nil, []int{0, 1}},
+		{"migrate auth0 (FERRY_FROM_ credentials)->file", append([]string{"migrate", "--from", w.auth0, "--to", p("data-auth0-from.ndjson")}, common("10")...), map[string]string{"FERRY_FROM_AUTH0_CLIENT_ID": auth0ID, "FERRY_FROM_AUTH0_CLIENT_SECRET": auth0Secret, "AUTH0_CLIENT_ID": "", "AUTH0_CLIENT_SECRET": ""}, []int{0, 1}},
 		{"migrate auth0 (AUTH0_TOKEN)->file", append([]string{"migrate", "--from", w.auth0, "--to", p("data-auth0-token.ndjson")}, common("7")...), map[string]string{"AUTH0_TOKEN": w.auth0Srv.Token(), "AUTH0_CLIENT_ID": "", "AUTH0_CLIENT_SECRET": ""}, []int{0, 1}},
 		{"migrate appid->file", append([]string{"migrate", "--from", w.appid, "--to", p("data-appid.ndjson"), "--json"}, common("8")...), nil, []int{0, 1}},
 		{"plan auth0->appid", []string{"plan", "--from", w.auth0, "--to", w.appid, "--json", "--out", p("plan.json")}, nil, []int{0, 1}},
@@ -221,6 +222,7 @@ func TestNoSecretsAnywhere(t *testing.T) {
 		{"migrate --dry-run", append([]string{"migrate", "--from", w.auth0, "--to", w.appid, "--dry-run", "--json"}, common("9")...), nil, []int{0, 1, 3}},
 		// Error paths.
 		{"auth0 wrong secret", []string{"migrate", "--from", w.auth0, "--to", p("data-x1.ndjson"), "--json"}, map[string]string{"AUTH0_CLIENT_SECRET": wrongSecret}, []int{2, 3}},
+		{"auth0 wrong secret (FERRY_FROM_)", []string{"migrate", "--from", w.auth0, "--to", p("data-x3.ndjson"), "--json"}, map[string]string{"FERRY_FROM_AUTH0_CLIENT_SECRET": wrongSecret}, []int{2, 3}},
 		{"auth0 wrong token", []string{"migrate", "--from", w.auth0, "--to", p("data-x2.ndjson")}, map[string]string{"AUTH0_TOKEN": wrongSecret}, []int{2, 3}},
 		{"scim wrong token", []string{"migrate", "--from", w.hashFile, "--from-format", "auth0-import", "--to", w.scim, "--json"}, map[string]string{"SCIM_TOKEN": wrongSecret}, []int{2, 3}},
 		{"appid wrong key", []string{"migrate", "--from", w.appid, "--to", p("data-x3.ndjson")}, map[string]string{"IBMCLOUD_API_KEY": wrongSecret}, []int{2, 3}},
