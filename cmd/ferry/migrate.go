@@ -36,8 +36,8 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	j := &f.job
-	fs.StringVar(&j.From, "from", "", "source: auth0://TENANT, appid://REGION/TENANT, scim+https://HOST/BASE, a file (.ndjson, .json, .gz) or - for stdin")
-	fs.StringVar(&j.To, "to", "", "target: same forms as --from; - for stdout")
+	fs.StringVar(&j.From, "from", "", "source: auth0://TENANT, appid://REGION/TENANT, scim+https://HOST/BASE, a file (.ndjson, .json, .gz) or - for stdin; credentials from the environment, FERRY_FROM_NAME before NAME (e.g. FERRY_FROM_SCIM_TOKEN)")
+	fs.StringVar(&j.To, "to", "", "target: same forms as --from; - for stdout; credentials FERRY_TO_NAME before NAME")
 	fs.StringVar(&j.FromFormat, "from-format", "", "record format of a source file: scim (default), auth0, auth0-import, appid, appid-cd, oidc")
 	fs.StringVar(&j.ToFormat, "to-format", "", "record format of a target file: scim (default), auth0, auth0-import, appid, appid-cd")
 	fs.IntVar(&j.Concurrency, "concurrency", 4, "target writers at once")
