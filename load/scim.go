@@ -60,6 +60,7 @@ type SCIM struct {
 	bulkOff atomic.Bool // the provider refused /Bulk: POST each user
 	orOff   atomic.Bool // the provider refused "or" filters: look names up one by one
 	dropped sync.Map    // lower-cased attribute paths the provider does not keep (learned)
+	hidden  sync.Map    // lower-cased paths its /Schemas says are not returned: kept, unseen
 
 	// sleep waits between recovery rounds; tests replace it.
 	sleep func(ctx context.Context, n int) error

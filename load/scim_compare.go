@@ -192,16 +192,19 @@ func boolString(b bool) string {
 
 // learn notes the attributes and sub-attributes a write sent that the provider's answer
 // (its full representation of the user) leaves out: the provider does not keep them, so
-// later comparisons ignore them instead of reporting the user updated on every run.
-func (w *scimWrite) learn(op *scimOp, got map[string]any) {
+// later comparisons ignore them instead of reporting the user updated on every run. It
+// returns the top-level attributes so left out, in whole or in part, for this user's
+// change log (those the provider's /Schemas says it keeps without returning excepted).
+func (w *scimWrite) learn(op *scimOp, got map[string]any) []string {
 	if got == nil || got["id"] == nil {
-		return // not a representation of the user: nothing to learn
+		return nil // not a representation of the user: nothing to learn
 	}
 	want, err := op.wanted()
 	if err != nil {
-		return
+		return nil
 	}
 	gl := lowerKeys(got)
+	var lost []string
 	for k, wv := range want {
 		lk := strings.ToLower(k)
 		switch lk {
@@ -214,13 +217,22 @@ func (w *scimWrite) learn(op *scimOp, got map[string]any) {
 		gv, ok := gl[lk]
 		if !ok || empty(gv) {
 			w.s.dropped.Store(lk, true)
+			if _, hidden := w.s.hidden.Load(lk); !hidden {
+				lost = append(lost, k)
+			}
 			continue
 		}
-		learnSub(w.s, lk, wv, gv)
+		if learnSub(w.s, lk, wv, gv) {
+			lost = append(lost, k)
+		}
 	}
+	slices.Sort(lost)
+	return lost
 }
 
-func learnSub(s *SCIM, path string, w, g any) {
+// learnSub learns the sub-attributes of path that the answer left out; it reports
+// whether any of them is a loss (not one the provider keeps without returning).
+func learnSub(s *SCIM, path string, w, g any) bool {
 	subKeys := func(v any) map[string]bool {
 		keys := map[string]bool{}
 		add := func(m map[string]any) {
@@ -243,9 +255,14 @@ func learnSub(s *SCIM, path string, w, g any) {
 		return keys
 	}
 	have := subKeys(g)
+	lost := false
 	for k := range subKeys(w) {
 		if !have[k] && k != "primary" {
 			s.dropped.Store(path+"."+k, true)
+			if _, hidden := s.hidden.Load(path + "." + k); !hidden {
+				lost = true
+			}
 		}
 	}
+	return lost
 }

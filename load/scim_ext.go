@@ -118,6 +118,7 @@ func (s *SCIM) learnHidden(raw []byte) {
 		for i := range d.Attributes {
 			if a := &d.Attributes[i]; !a.ReturnedByDefault() {
 				s.dropped.Store(prefix+strings.ToLower(a.Name), true)
+				s.hidden.Store(prefix+strings.ToLower(a.Name), true)
 			}
 		}
 	}

@@ -364,8 +364,7 @@ func (w *scimWrite) post(ctx context.Context, op *scimOp) (retry bool, err error
 	if id == "" {
 		id = idFromLocation(resp.Header.Get("Location"))
 	}
-	w.learn(op, got)
-	w.set(op, core.Result{Outcome: core.Created, TargetID: id})
+	w.set(op, core.Result{Outcome: core.Created, TargetID: id, Lost: w.learn(op, got)})
 	return false, nil
 }
 
@@ -510,12 +509,12 @@ func (w *scimWrite) replace(ctx context.Context, op *scimOp, cur map[string]any,
 		}
 		var got map[string]any
 		_ = json.Unmarshal(resp.Body, &got)
-		w.learn(op, got)
+		lost := w.learn(op, got)
 		out := core.Updated
 		if same == core.Created {
 			out = core.Created
 		}
-		w.set(op, core.Result{Outcome: out, TargetID: id})
+		w.set(op, core.Result{Outcome: out, TargetID: id, Lost: lost})
 		return nil
 	}
 }

@@ -28,9 +28,22 @@ func LossesFor(format string) func(*schemas.User) []string {
 	return nil
 }
 
+// RuleTargetDropped names the changes that record what a target accepted and then did
+// not keep (its answer to the write left the value out).
+const RuleTargetDropped = "target-dropped"
+
 // RecordLosses adds one change per lost path, holding the value it had, so the change log
 // keeps what the target will not (secrets excepted: their value is never logged).
 func RecordLosses(u *schemas.User, format string, paths []string, c *Changes) {
+	recordLosses(u, paths, RuleTargetFormat, "the target ("+format+") has no place for this value", c)
+}
+
+// RecordDropped is RecordLosses for attributes the target accepted and did not keep.
+func RecordDropped(u *schemas.User, paths []string, c *Changes) {
+	recordLosses(u, paths, RuleTargetDropped, "the target accepted the user and answered without this value, or without part of it: it does not keep it", c)
+}
+
+func recordLosses(u *schemas.User, paths []string, rule, note string, c *Changes) {
 	if len(paths) == 0 {
 		return
 	}
@@ -39,7 +52,6 @@ func RecordLosses(u *schemas.User, format string, paths []string, c *Changes) {
 	if b, err := json.Marshal(u); err == nil {
 		json.Unmarshal(b, &doc)
 	}
-	note := "the target (" + format + ") has no place for this value"
 	for _, p := range paths {
 		var v any = redact.Marker
 		if data, ok := u.Extension(p); ok {
@@ -52,7 +64,7 @@ func RecordLosses(u *schemas.User, format string, paths []string, c *Changes) {
 		} else if !redact.IsSecretKey(lastSegment(p)) {
 			v = redactedValue(valueAt(doc, p))
 		}
-		c.Add(RuleTargetFormat, p, v, nil, note)
+		c.Add(rule, p, v, nil, note)
 	}
 }
 

@@ -88,3 +88,11 @@ func (w *Work) decode(data []byte) (*schemas.User, error) {
 	}
 	return w.Decoder.Decode(data)
 }
+
+// Dropped implements pipeline.DropRecorder: the change log keeps the values of the
+// attributes (paths) the target accepted of u and did not keep.
+func (w *Work) Dropped(u *schemas.User, paths []string) []Change {
+	ch := Changes{User: u.Ref()}
+	RecordDropped(u, paths, &ch)
+	return ch.List
+}

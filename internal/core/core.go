@@ -116,6 +116,10 @@ type Result struct {
 	// may be this one, written by an earlier run of the same migration that crashed: a
 	// Verifier tells.
 	Exists bool
+	// Lost names the top-level attributes (or extension URNs) of a written user that the
+	// target accepted and did not keep, as its answer showed: the pipeline puts their
+	// values in the change log.
+	Lost []string
 }
 
 // Verifier is a Sink that can read a user back from the target and compare it with what

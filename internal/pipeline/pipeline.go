@@ -66,6 +66,12 @@ type Work interface {
 	Process(data, dst []byte, ref string) (u *schemas.User, out []byte, changes []core.Change, stage string, err error)
 }
 
+// DropRecorder is a Work that can put in the change log the values of attributes a
+// target accepted and did not keep (core.Result.Lost), so no value is lost unrecorded.
+type DropRecorder interface {
+	Dropped(u *schemas.User, paths []string) []core.Change
+}
+
 // Summary is the outcome of a run. Written = Created + Updated; Skipped = Unchanged.
 type Summary struct {
 	Read        int64   `json:"read"`

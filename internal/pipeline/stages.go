@@ -178,12 +178,16 @@ func (cfg *Config) write(ctx context.Context, b *batch) error {
 			}
 		}
 	}
+	dropped, _ := cfg.Work.(DropRecorder)
 	for i, r := range res {
 		e := b.entries[i]
 		e.outcome = r.Outcome
 		if r.Outcome == core.Rejected {
 			e.stage, e.reason = "target", r.Reason
 			continue
+		}
+		if len(r.Lost) > 0 && dropped != nil && e.item.User != nil {
+			e.changes = append(e.changes, dropped.Dropped(e.item.User, r.Lost)...)
 		}
 		// Written: the committer needs the outcome, ref, cursor and changes only. Batches
 		// wait for it, so letting the record, the user and its encoding go here lowers the
