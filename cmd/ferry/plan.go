@@ -32,10 +32,9 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if err := f.finish(""); err != nil {
+	if err := f.finish(""); err != nil { // no progress display: plan prints its own report
 		return fail(e, "plan", err)
 	}
-	f.job.Progress = "" // plan prints its own report
 	p, diff, s, err := run.Plan(ctx, runEnv(e), f.job)
 	if err != nil {
 		return fail(e, "plan", err)
