@@ -261,8 +261,9 @@ func (st *scimTarget) auditGroups(t *testing.T, src *tenant) {
 			t.Errorf("role %q is no group in the target", role)
 			continue
 		}
-		if len(got) != n || len(slices.Compact(slices.Sorted(slices.Values(got)))) != n {
-			t.Errorf("group %q holds %d members (%d distinct), the role %d", role, len(got), len(slices.Compact(slices.Sorted(slices.Values(got)))), n)
+		distinct := len(slices.Compact(slices.Sorted(slices.Values(got))))
+		if len(got) != n || distinct != n {
+			t.Errorf("group %q holds %d members (%d distinct), the role %d", role, len(got), distinct, n)
 		}
 	}
 	if total == 0 {
