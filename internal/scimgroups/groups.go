@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferry-dev/ferry/internal/httpx"
+	"github.com/ferry-dev/ferry/internal/jsonstream"
 )
 
 // URNs of the messages sent (RFC 7643 §8.7.1, RFC 7644 §3.5.2).
@@ -59,21 +60,13 @@ type wireGroup struct {
 	} `json:"members"`
 }
 
-func idText(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return strings.TrimSpace(string(raw)) // a number: some providers issue numeric ids
-}
-
 func (w *wireGroup) group(withMembers bool) Group {
-	g := Group{ID: idText(w.ID), Name: w.DisplayName}
+	g := Group{ID: jsonstream.IDText(w.ID), Name: w.DisplayName}
 	if withMembers {
 		g.Members = make([]string, 0, len(w.Members))
 		for _, m := range w.Members {
 			// Nested groups (type "Group") are not users: memberships are per user.
-			if id := idText(m.Value); id != "" && (m.Type == "" || strings.EqualFold(m.Type, "User")) {
+			if id := jsonstream.IDText(m.Value); id != "" && (m.Type == "" || strings.EqualFold(m.Type, "User")) {
 				g.Members = append(g.Members, id)
 			}
 		}
