@@ -71,11 +71,13 @@ func Migrate(ctx context.Context, env Env, job Job) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	catChanges, err := preflight(ctx, env, src, dst, plan, job.CreateRoles, job.DryRun, job.Mirror.On)
-	if err != nil {
+	// The extension check first: it refuses with "nothing was written", and the roles
+	// preflight may create roles (--create-missing-roles).
+	if err := extensionPreflight(ctx, env, job, src, dst, plan); err != nil {
 		return res, err
 	}
-	if err := extensionPreflight(ctx, env, job, src, dst, plan); err != nil {
+	catChanges, err := preflight(ctx, env, src, dst, plan, job.CreateRoles, job.DryRun, job.Mirror.On)
+	if err != nil {
 		return res, err
 	}
 	if !job.DryRun {
@@ -104,6 +106,11 @@ func Migrate(ctx context.Context, env Env, job Job) (Result, error) {
 			return res, err
 		}
 		defer journal.Close()
+		if names != nil && resumed != nil {
+			// The resume point may come from the journal alone (a crash before the first
+			// state save): this run reads only what follows it, so it must remove nobody.
+			names.keep.Incomplete("this run resumes from " + job.Resume + " and does not read the users committed before it; run again without a pending checkpoint to mirror")
+		}
 	}
 	closeLogs, err := openLogs(job, &cfg, resumed, catChanges)
 	defer closeLogs()
