@@ -373,7 +373,7 @@ func (s *SCIM) Close(ctx context.Context) error {
 	if len(bad) > 5 {
 		bad = append(bad[:5], fmt.Sprintf("and %d groups more", len(bad)-5))
 	}
-	return fmt.Errorf("scim: %w: %s (the same command run again adds what is missing)", ErrMembershipsNotKept, strings.Join(bad, "; "))
+	return fmt.Errorf("scim: %w: %s (run the same command again with --upsert to write what is missing)", ErrMembershipsNotKept, strings.Join(bad, "; "))
 }
 
 // inTarget says a result leaves the user in the target as the source has it.
