@@ -129,27 +129,38 @@ func FuzzTokenResponse(f *testing.F) {
 	})
 }
 
+// fuzzGrantSecret is the client secret the grant refusals must never show.
+const fuzzGrantSecret = "Zq7s3cretVALUE"
+
 // FuzzGrantRefusal: whatever a token endpoint answers with a 4xx, the refusal is one line
-// that keeps the endpoint's code when it sent one, and never panics.
+// that keeps the endpoint's code when it sent one, never shows the secret, and never
+// panics.
 func FuzzGrantRefusal(f *testing.F) {
 	for _, s := range []string{
 		`{"error":"access_denied","error_description":"Unauthorized"}`,
 		`{"error":"unauthorized_client","error_description":"Grant type 'client_credentials' not allowed for the client."}`,
 		`{"errorCode":"BXNIM0415E","errorMessage":"Provided API key could not be found","context":{"requestId":"x"}}`,
 		`{"error":{"nested":true},"errorMessage":7}`,
+		// Escapes that spell the secret and a line break only once decoded.
+		`{"error":"invalid_client","error_description":"secret \u005Aq7s3cretVALUE was wrong\nsee\r\u0000x"}`,
+		`{"error":"Zq7s3cret\u0056ALUE"}`,
 		`not json`, ``,
 	} {
 		f.Add(s, 401)
 	}
 	f.Fuzz(func(t *testing.T, body string, status int) {
+		scrub := newScrubber([]string{fuzzGrantSecret})
 		se := &StatusError{Name: "auth0 token", Method: "POST", URL: "https://t/oauth/token", Status: status,
-			Body: snippet([]byte(body), newScrubber(nil))}
+			Body: snippet([]byte(body), scrub)}
 		g := &grant{}
 		g.describe("client credentials", "the credentials")
-		err := g.refusal(se)
+		err := g.refusal(se, scrub)
 		msg := err.Error()
 		if strings.ContainsAny(msg, "\n\r") {
 			t.Fatalf("refusal is not one line: %q", msg)
+		}
+		if strings.Contains(msg, fuzzGrantSecret) {
+			t.Fatalf("refusal shows the secret: %q", msg)
 		}
 		var ge *GrantError
 		isGrant := errors.As(err, &ge)

@@ -207,8 +207,11 @@ func (e *GrantError) Unwrap() error { return e.Err }
 // credentials, the application's grants or the audience need changing, and no retry helps.
 func (e *GrantError) Is(target error) bool { return target == core.ErrUsage }
 
-// refusal turns a token endpoint's 4xx answer into a GrantError; other errors pass.
-func (g *grant) refusal(err error) error {
+// refusal turns a token endpoint's 4xx answer into a GrantError; other errors pass. The
+// body was scrubbed as it came, but the code and description are JSON strings, whose
+// escapes (\u0073, \n) can spell a secret or a line break only once decoded: they are
+// scrubbed and made one line again after decoding.
+func (g *grant) refusal(err error, scrub *scrubber) error {
 	var se *StatusError
 	if !errors.As(err, &se) || se.Status < 400 || se.Status > 499 || se.Status == http.StatusTooManyRequests {
 		return err
@@ -225,7 +228,8 @@ func (g *grant) refusal(err error) error {
 			}
 			return ""
 		}
-		ge.Code, ge.Description = text("error", "errorCode"), text("error_description", "errorMessage")
+		ge.Code = snippet([]byte(text("error", "errorCode")), scrub)
+		ge.Description = snippet([]byte(text("error_description", "errorMessage")), scrub)
 	}
 	return ge
 }
@@ -244,7 +248,7 @@ func (g *grant) start(build grantRequest) {
 		g.cache = &tokenCache{now: c.clk.now, fetch: func(ctx context.Context) (string, time.Duration, error) {
 			var out tokenResponse
 			if _, err := c.DoJSON(ctx, r, in, &out); err != nil {
-				return "", 0, g.refusal(err)
+				return "", 0, g.refusal(err, c.scrub)
 			}
 			return out.AccessToken, out.ttl(c.clk.now()), nil
 		}}
