@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ferry-dev/ferry/internal/appidapi"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
@@ -243,58 +244,5 @@ func (a *AppID) Users(ctx context.Context, emit func(core.Record) error) error {
 // applications named by name (client ids differ per instance), and every application's
 // scopes.
 func (a *AppID) Roles(ctx context.Context) (*core.Catalog, error) {
-	var apps struct {
-		Applications []struct {
-			ClientID string `json:"clientId"`
-			Name     string `json:"name"`
-		} `json:"applications"`
-	}
-	if err := a.api.GetJSON(ctx, "applications", nil, &apps); err != nil {
-		return nil, fmt.Errorf("appid: applications: %w", err)
-	}
-	names := make(map[string]string, len(apps.Applications))
-	byName := make(map[string]string, len(apps.Applications))
-	cat := &core.Catalog{}
-	for _, app := range apps.Applications {
-		if other, dup := byName[app.Name]; dup {
-			return nil, fmt.Errorf("appid: applications %s and %s are both named %q: roles cannot be mapped by name", other, app.ClientID, app.Name)
-		}
-		names[app.ClientID], byName[app.Name] = app.Name, app.ClientID
-		var sc struct {
-			Scopes []string `json:"scopes"`
-		}
-		if err := a.api.GetJSON(ctx, "applications/"+url.PathEscape(app.ClientID)+"/scopes", nil, &sc); err != nil {
-			return nil, fmt.Errorf("appid: scopes of application %q: %w", app.Name, err)
-		}
-		for _, s := range sc.Scopes {
-			cat.Scopes = append(cat.Scopes, core.Permission{Resource: app.Name, Scope: s})
-		}
-	}
-	var roles struct {
-		Roles []struct {
-			Name        string `json:"name"`
-			Description string `json:"description"`
-			Access      []struct {
-				ApplicationID string   `json:"application_id"`
-				Scopes        []string `json:"scopes"`
-			} `json:"access"`
-		} `json:"roles"`
-	}
-	if err := a.api.GetJSON(ctx, "roles", nil, &roles); err != nil {
-		return nil, fmt.Errorf("appid: roles: %w", err)
-	}
-	for _, r := range roles.Roles {
-		role := core.Role{Name: r.Name, Description: r.Description}
-		for _, acc := range r.Access {
-			app, ok := names[acc.ApplicationID]
-			if !ok {
-				return nil, fmt.Errorf("appid: role %q grants scopes of application %s, which the instance does not list", r.Name, acc.ApplicationID)
-			}
-			for _, s := range acc.Scopes {
-				role.Permissions = append(role.Permissions, core.Permission{Resource: app, Scope: s})
-			}
-		}
-		cat.Roles = append(cat.Roles, role)
-	}
-	return cat, nil
+	return appidapi.Catalog(ctx, a.api)
 }

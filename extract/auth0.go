@@ -46,6 +46,7 @@ type Auth0 struct {
 	maxInflate int64         // cap on a decompressed export file
 	pollMax    time.Duration // give up on an export job that does not finish
 	window     int           // pages in flight; lowered on tiny plans
+	keys       bool          // ListUsers: matching fields only, no roles (list.go)
 
 	mu        sync.Mutex
 	plan      *auth0Plan
@@ -246,6 +247,10 @@ func (a *Auth0) pageQuery(page, perPage int) url.Values {
 	if q := a.query(); q != "" {
 		v.Set("q", q)
 	}
+	if a.keys {
+		v.Set("fields", strings.Join(auth0KeyFields, ","))
+		v.Set("include_fields", "true")
+	}
 	return v
 }
 
@@ -325,17 +330,25 @@ func (a *Auth0) Users(ctx context.Context, emit func(core.Record) error) error {
 		if err != nil {
 			return err
 		}
-		members, err := a.roleMembers(ctx)
+		members, err := a.members(ctx)
 		if err != nil {
 			return err
 		}
 		return a.exportUsers(ctx, job, members, emit)
 	}
-	members, err := a.roleMembers(ctx)
+	members, err := a.members(ctx)
 	if err != nil {
 		return err
 	}
 	return a.listUsers(ctx, plan, members, emit)
+}
+
+// members is roleMembers, or none when the listing is for matching only.
+func (a *Auth0) members(ctx context.Context) (map[string][]string, error) {
+	if a.keys {
+		return nil, nil
+	}
+	return a.roleMembers(ctx)
 }
 
 // auth0Probe is what the source itself reads of a user.

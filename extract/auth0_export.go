@@ -88,7 +88,11 @@ func (a *Auth0) exportJob(ctx context.Context) (string, error) {
 			return id, nil
 		}
 	}
-	body := map[string]any{"format": "json", "fields": exportFieldList()}
+	fields := auth0ExportFields
+	if a.keys {
+		fields = auth0KeyFields
+	}
+	body := map[string]any{"format": "json", "fields": exportFieldList(fields)}
 	if a.conn != "" {
 		cid, err := a.connectionID(ctx)
 		if err != nil {
@@ -115,9 +119,9 @@ func (a *Auth0) fresh(created string) bool {
 	return err == nil && a.hooks.clockNow().Sub(t) < auth0ExportMaxAge-time.Hour
 }
 
-func exportFieldList() []map[string]string {
-	out := make([]map[string]string, len(auth0ExportFields))
-	for i, f := range auth0ExportFields {
+func exportFieldList(fields []string) []map[string]string {
+	out := make([]map[string]string, len(fields))
+	for i, f := range fields {
 		out[i] = map[string]string{"name": f}
 	}
 	return out

@@ -46,6 +46,7 @@ type SCIM struct {
 	server  *SCIMServer
 
 	emit func(core.Record) error // set while Users runs
+	keys bool                    // ListUsers: userName and active only, no groups (list.go)
 
 	// groups (scim_groups.go), read once
 	grpMu    sync.Mutex
@@ -205,6 +206,9 @@ func (s *SCIM) listQuery() url.Values {
 	if !s.since.IsZero() {
 		q.Set("filter", `meta.lastModified ge "`+s.since.Format(time.RFC3339Nano)+`"`)
 	}
+	if s.keys {
+		q.Set("attributes", "userName,active") // id is always returned (RFC 7643 §7)
+	}
 	return q
 }
 
@@ -284,8 +288,10 @@ func (s *SCIM) Users(ctx context.Context, emit func(core.Record) error) error {
 		// answer with every user or an error, neither of which is what was asked.
 		return fmt.Errorf("scim: %s does not support filters (ServiceProviderConfig filter.supported is false), so --since cannot select users changed since a time: %w", endpoint.Redact(s.base), core.ErrUsage)
 	}
-	if _, err := s.groups(ctx); err != nil && !errors.Is(err, core.ErrNoCatalog) {
-		return err
+	if !s.keys { // matching needs no groups
+		if _, err := s.groups(ctx); err != nil && !errors.Is(err, core.ErrNoCatalog) {
+			return err
+		}
 	}
 	s.emit = emit
 	defer func() { s.emit = nil }()
@@ -301,6 +307,9 @@ func (s *SCIM) emitOne(item json.RawMessage, pos int64, cursor string) error {
 	ref := scimID(item)
 	if ref == "" {
 		ref = "user " + strconv.FormatInt(pos+1, 10)
+	}
+	if s.keys {
+		return s.emit(core.Record{Data: item, Ref: ref, Cursor: cursor})
 	}
 	data := withGroups(item, s.memberOf[scimID(item)])
 	return s.emit(core.Record{Data: data, Ref: ref, Cursor: cursor, Err: s.server.checkExtensions(item)})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/ferry-dev/ferry/internal/appidapi"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/httpx"
@@ -658,7 +659,7 @@ func (a *AppID) roleIDsFor(ctx context.Context, names []string) ([]string, error
 	}
 	lookup()
 	if a.roleIDs == nil {
-		roles, err := a.listRoles(ctx)
+		roles, err := appidapi.Roles(ctx, a.c)
 		if err != nil {
 			return nil, err
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
@@ -13,8 +12,8 @@ import (
 
 // Mirror mode on App ID: the instance's user profiles.
 //
-//	list    GET /users/export?startIndex=&count=50 (every profile, whatever its identity
-//	        provider), read for id and email only
+//	list    the App ID Source for the same endpoint (extract/list.go): users/export,
+//	        every profile whatever its identity provider, matched by email
 //	remove  DELETE /users/{id} (204; a 404 means already gone)
 //
 // A profile is matched by its email, the name the App ID decoder derives userName from.
@@ -25,49 +24,17 @@ import (
 // user, and deleting that user is a different API this sink does not speak.
 
 var (
-	_ core.Lister  = (*AppID)(nil)
-	_ core.Remover = (*AppID)(nil)
+	_ core.Mirrored = (*AppID)(nil)
+	_ core.Remover  = (*AppID)(nil)
 )
 
-const appIDListPage = 50
-
-// ListUsers implements core.Lister.
-func (a *AppID) ListUsers(ctx context.Context, fn func(core.TargetUser) error) error {
+// MirrorScope implements core.Mirrored: the App ID Source for the same endpoint lists
+// the instance's profiles. A Cloud Directory sink is refused (see above).
+func (a *AppID) MirrorScope() (url.Values, error) {
 	if a.cd {
-		return fmt.Errorf("appid: mirror mode removes profiles, not Cloud Directory users: use a profiles target (without cloud_directory=true): %w", core.ErrUsage)
+		return nil, fmt.Errorf("appid: mirror mode removes profiles, not Cloud Directory users: use a profiles target (without cloud_directory=true): %w", core.ErrUsage)
 	}
-	seen := newIDSet()
-	for start := 0; ; {
-		var page struct {
-			TotalResults *int `json:"totalResults"`
-			Users        []struct {
-				ID    string `json:"id"`
-				Email string `json:"email"`
-			} `json:"users"`
-		}
-		q := url.Values{"startIndex": {strconv.Itoa(start)}, "count": {strconv.Itoa(appIDListPage)}}
-		if err := a.c.GetJSON(ctx, "users/export", q, &page); err != nil {
-			return fmt.Errorf("appid: list users at %d: %w", start, err)
-		}
-		fresh := 0
-		for _, u := range page.Users {
-			if u.ID != "" && seen.add(u.ID) {
-				fresh++
-			}
-			if err := fn(core.TargetUser{ID: u.ID, UserName: u.Email, Email: u.Email}); err != nil {
-				return err
-			}
-		}
-		if len(page.Users) > 0 && fresh == 0 {
-			return fmt.Errorf("appid: list users at %d: a page holds no user not listed already (paging ignored?)", start)
-		}
-		start += len(page.Users)
-		// An empty page is the end; a short one too unless the total says otherwise (an
-		// instance that caps count below what was asked).
-		if len(page.Users) == 0 || len(page.Users) < appIDListPage && (page.TotalResults == nil || start >= *page.TotalResults) {
-			return nil
-		}
-	}
+	return nil, nil
 }
 
 // RemoveUsers implements core.Remover: DELETE /users/{id}, a few at a time (the

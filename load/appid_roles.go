@@ -9,101 +9,19 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/ferry-dev/ferry/internal/appidapi"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/httpx"
 )
 
-// App ID roles are {name, description, access:[{application_id, scopes}]}. Application
-// ids are client ids, issued per instance, so the catalog names applications by name
-// (core.Permission.Resource) and ids are mapped by name in each instance. Scopes are set
-// per application with PUT /applications/{clientId}/scopes, which replaces the whole list
+// App ID roles and their catalog are read in internal/appidapi (the source reads them
+// there too); application ids are mapped by name in each instance. Scopes are set per
+// application with PUT /applications/{clientId}/scopes, which replaces the whole list
 // and strips removed scopes from every role: ferry always reads, unions, then writes, and
 // never drops a scope.
 
-type appIDApp struct {
-	ClientID string `json:"clientId"`
-	Name     string `json:"name"`
-}
-
-type appIDAccess struct {
-	ApplicationID string   `json:"application_id"`
-	Scopes        []string `json:"scopes"`
-}
-
-type appIDRole struct {
-	ID          string        `json:"id,omitempty"`
-	Name        string        `json:"name"`
-	Description string        `json:"description,omitempty"`
-	Access      []appIDAccess `json:"access"`
-}
-
-func (a *AppID) listApps(ctx context.Context) ([]appIDApp, error) {
-	var out struct {
-		Applications []appIDApp `json:"applications"`
-	}
-	if err := a.c.GetJSON(ctx, "applications", nil, &out); err != nil {
-		return nil, fmt.Errorf("appid: list applications: %w", err)
-	}
-	return out.Applications, nil
-}
-
-func (a *AppID) listRoles(ctx context.Context) ([]appIDRole, error) {
-	var out struct {
-		Roles []appIDRole `json:"roles"`
-	}
-	if err := a.c.GetJSON(ctx, "roles", nil, &out); err != nil {
-		return nil, fmt.Errorf("appid: list roles: %w", err)
-	}
-	return out.Roles, nil
-}
-
-func (a *AppID) scopes(ctx context.Context, clientID string) ([]string, error) {
-	var out struct {
-		Scopes []string `json:"scopes"`
-	}
-	if err := a.c.GetJSON(ctx, "applications/"+url.PathEscape(clientID)+"/scopes", nil, &out); err != nil {
-		return nil, fmt.Errorf("appid: read scopes of application %s: %w", clientID, err)
-	}
-	return out.Scopes, nil
-}
-
 // Roles implements core.RoleReader.
-func (a *AppID) Roles(ctx context.Context) (*core.Catalog, error) {
-	apps, err := a.listApps(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := make(map[string]string, len(apps))
-	cat := &core.Catalog{Roles: []core.Role{}}
-	for _, app := range apps {
-		names[app.ClientID] = app.Name
-		sc, err := a.scopes(ctx, app.ClientID)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range sc {
-			cat.Scopes = append(cat.Scopes, core.Permission{Resource: app.Name, Scope: s})
-		}
-	}
-	roles, err := a.listRoles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range roles {
-		role := core.Role{Name: r.Name, Description: r.Description}
-		for _, acc := range r.Access {
-			res, ok := names[acc.ApplicationID]
-			if !ok {
-				res = "client:" + acc.ApplicationID // an application the listing did not show
-			}
-			for _, s := range acc.Scopes {
-				role.Permissions = append(role.Permissions, core.Permission{Resource: res, Scope: s})
-			}
-		}
-		cat.Roles = append(cat.Roles, role)
-	}
-	return cat, nil
-}
+func (a *AppID) Roles(ctx context.Context) (*core.Catalog, error) { return appidapi.Catalog(ctx, a.c) }
 
 // CreateRoles implements core.RoleWriter: the scopes first (per application, the union of
 // what it has and what is missing), then the roles. A role that exists already gets the
@@ -113,7 +31,7 @@ func (a *AppID) CreateRoles(ctx context.Context, missing *core.Catalog) error {
 	if missing == nil {
 		return nil
 	}
-	apps, err := a.listApps(ctx)
+	apps, err := appidapi.Apps(ctx, a.c)
 	if err != nil {
 		return err
 	}
@@ -141,7 +59,7 @@ func (a *AppID) CreateRoles(ctx context.Context, missing *core.Catalog) error {
 		if !ok {
 			return fmt.Errorf("appid: application %q does not exist in the target: create it first (ferry does not create applications): %w", n, core.ErrAborted)
 		}
-		have, err := a.scopes(ctx, id)
+		have, err := appidapi.Scopes(ctx, a.c, id)
 		if err != nil {
 			return err
 		}
@@ -154,11 +72,11 @@ func (a *AppID) CreateRoles(ctx context.Context, missing *core.Catalog) error {
 			return fmt.Errorf("appid: add scopes to application %q: %w", n, err)
 		}
 	}
-	existing, err := a.listRoles(ctx)
+	existing, err := appidapi.Roles(ctx, a.c)
 	if err != nil {
 		return err
 	}
-	byRole := make(map[string]*appIDRole, len(existing))
+	byRole := make(map[string]*appidapi.Role, len(existing))
 	for i := range existing {
 		byRole[existing[i].Name] = &existing[i]
 	}
@@ -169,9 +87,9 @@ func (a *AppID) CreateRoles(ctx context.Context, missing *core.Catalog) error {
 		}
 		cur := byRole[r.Name]
 		if cur == nil {
-			role := appIDRole{Name: r.Name, Description: r.Description, Access: []appIDAccess{}}
+			role := appidapi.Role{Name: r.Name, Description: r.Description, Access: []appidapi.Access{}}
 			for _, id := range sortedKeys(grants) {
-				role.Access = append(role.Access, appIDAccess{ApplicationID: id, Scopes: union(nil, grants[id])})
+				role.Access = append(role.Access, appidapi.Access{ApplicationID: id, Scopes: union(nil, grants[id])})
 			}
 			b, _ := json.Marshal(role)
 			if _, err := a.c.Do(ctx, &httpx.Request{Method: http.MethodPost, Path: "roles", Body: b}); err != nil {
@@ -192,14 +110,14 @@ func (a *AppID) CreateRoles(ctx context.Context, missing *core.Catalog) error {
 				}
 			}
 			if !found {
-				cur.Access = append(cur.Access, appIDAccess{ApplicationID: id, Scopes: union(nil, grants[id])})
+				cur.Access = append(cur.Access, appidapi.Access{ApplicationID: id, Scopes: union(nil, grants[id])})
 				changed = true
 			}
 		}
 		if !changed {
 			continue
 		}
-		put := appIDRole{Name: cur.Name, Description: cur.Description, Access: cur.Access}
+		put := appidapi.Role{Name: cur.Name, Description: cur.Description, Access: cur.Access}
 		b, _ := json.Marshal(put)
 		if _, err := a.c.Do(ctx, &httpx.Request{Method: http.MethodPut, Path: "roles/" + url.PathEscape(cur.ID), Body: b}); err != nil {
 			return fmt.Errorf("appid: add grants to role %q: %w", r.Name, err)

@@ -43,9 +43,10 @@ type Auth0 struct {
 	runID  string        // external_id prefix of this run's jobs
 	fileNo atomicCounter
 
-	connOnce sync.Once
-	connErr  error
-	connID   string
+	connNamed bool // the endpoint named the connection (not DefaultConnection by default)
+	connOnce  sync.Once
+	connErr   error
+	connID    string
 
 	mu     sync.Mutex
 	emails map[string]string // lowercased email -> ref of the user that claimed it
@@ -156,7 +157,8 @@ func NewAuth0(cfg Auth0Config) (*Auth0, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "https://" + cfg.Domain
 	}
-	if cfg.Connection == "" {
+	named := cfg.Connection != ""
+	if !named {
 		cfg.Connection = DefaultConnection
 	}
 	if cfg.FileLimit <= 0 || cfg.FileLimit > DefaultImportFileLimit {
@@ -195,6 +197,8 @@ func NewAuth0(cfg Auth0Config) (*Auth0, error) {
 		jobs:   jobSlots(key+"@"+base, cfg.MaxJobs),
 		runID:  "ferry-" + hex.EncodeToString(id[:]),
 		emails: map[string]string{},
+
+		connNamed: named,
 	}, nil
 }
 

@@ -88,8 +88,10 @@ const refusedShown = 20
 
 const mirrorBatch = 100
 
-// Mirror lists target and removes (or deactivates) the users whose keys are not in keep.
-func Mirror(ctx context.Context, target core.Sink, keep *KeepSet, cfg MirrorConfig) (MirrorReport, error) {
+// Mirror lists the target's users with list (the Source for the target's endpoint,
+// scoped by its core.Mirrored) and removes from target (or deactivates) those whose keys
+// are not in keep.
+func Mirror(ctx context.Context, list core.Lister, target core.Sink, keep *KeepSet, cfg MirrorConfig) (MirrorReport, error) {
 	rep := MirrorReport{DryRun: cfg.DryRun, MaxDelete: cfg.MaxDelete}
 	if cfg.MaxDelete < 0 {
 		return rep, fmt.Errorf("mirror: --max-delete %d is negative: %w", cfg.MaxDelete, core.ErrUsage)
@@ -97,8 +99,7 @@ func Mirror(ctx context.Context, target core.Sink, keep *KeepSet, cfg MirrorConf
 	if cfg.Batch <= 0 {
 		cfg.Batch = mirrorBatch
 	}
-	lister, ok := target.(core.Lister)
-	if !ok {
+	if list == nil {
 		return rep, fmt.Errorf("mirror: target %s cannot list its users (mirror mode needs an Auth0, App ID or SCIM target): %w", target.Name(), core.ErrUsage)
 	}
 	action, apply, err := mirrorAction(target, cfg.Delete)
@@ -124,7 +125,7 @@ func Mirror(ctx context.Context, target core.Sink, keep *KeepSet, cfg MirrorConf
 	}
 	var cands []core.TargetUser
 	seen := newIDSet()
-	err = lister.ListUsers(ctx, func(u core.TargetUser) error {
+	err = list.ListUsers(ctx, func(u core.TargetUser) error {
 		if u.ID != "" && !seen.add(u.ID) {
 			return nil // a page repeated it
 		}

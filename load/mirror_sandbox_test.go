@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/ferry-dev/ferry/extract"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/gen"
 	"github.com/ferry-dev/ferry/internal/pipeline"
@@ -27,6 +29,14 @@ import (
 // and was copied; it has since lost some; the next run copies it again (every remaining
 // user is rejected as existing: no --upsert) and mirror mode must remove exactly the lost
 // ones, and only with the guards satisfied.
+
+// mirrorProbe is what the tests read of an Auth0 user.
+type mirrorProbe struct {
+	UserID     json.RawMessage `json:"user_id"`
+	Identities []struct {
+		Connection string `json:"connection"`
+	} `json:"identities"`
+}
 
 // mirrorRecs is a Source over fixed records.
 type mirrorRecs struct {
@@ -121,16 +131,34 @@ func without(t *testing.T, format string, recs [][]byte, idx ...int) ([][]byte, 
 	return rest, gone
 }
 
+// listerOf lists the sandbox at endpoint as migrate --mirror does: through the Source for
+// the endpoint, scoped by the sink (run.targetLister).
+func listerOf(t *testing.T, endpoint string, sink core.Sink, getenv ...string) core.Lister {
+	t.Helper()
+	scope, err := sink.(core.Mirrored).MirrorScope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scope) > 0 {
+		endpoint += "&" + scope.Encode()
+	}
+	src, err := extract.Open(context.Background(), endpoint, core.Options{Getenv: env(getenv...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src.(core.Lister)
+}
+
 // mirrorSteps runs dry run, refusal over the limit, then the forced run, and checks each
 // against gone; held reports how many users the target holds (active ones for SCIM).
-func mirrorSteps(t *testing.T, sink core.Sink, keep *KeepSet, gone []string, held func() int, cfg MirrorConfig) MirrorReport {
+func mirrorSteps(t *testing.T, list core.Lister, sink core.Sink, keep *KeepSet, gone []string, held func() int, cfg MirrorConfig) MirrorReport {
 	t.Helper()
 	ctx := context.Background()
 	before := held()
 
 	dry := cfg
 	dry.DryRun, dry.MaxDelete = true, len(gone)-1
-	rep, err := Mirror(ctx, sink, keep, dry)
+	rep, err := Mirror(ctx, list, sink, keep, dry)
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
@@ -143,7 +171,7 @@ func mirrorSteps(t *testing.T, sink core.Sink, keep *KeepSet, gone []string, hel
 
 	refuse := cfg
 	refuse.MaxDelete = len(gone) - 1
-	if _, err := Mirror(ctx, sink, keep, refuse); !errors.Is(err, ErrMirrorRefused) {
+	if _, err := Mirror(ctx, list, sink, keep, refuse); !errors.Is(err, ErrMirrorRefused) {
 		t.Fatalf("over --max-delete: %v", err)
 	}
 	if held() != before {
@@ -152,7 +180,7 @@ func mirrorSteps(t *testing.T, sink core.Sink, keep *KeepSet, gone []string, hel
 
 	force := cfg
 	force.MaxDelete, force.Force = 1, true
-	rep, err = Mirror(ctx, sink, keep, force)
+	rep, err = Mirror(ctx, list, sink, keep, force)
 	if err != nil {
 		t.Fatalf("forced: %v", err)
 	}
@@ -210,7 +238,8 @@ func TestMirrorSCIMSandbox(t *testing.T) {
 				}
 				return n
 			}
-			rep := mirrorSteps(t, sink, keep, gone, active, MirrorConfig{Delete: del})
+			list := listerOf(t, "scim+"+e.url, sink, "SCIM_TOKEN", "tok")
+			rep := mirrorSteps(t, list, sink, keep, gone, active, MirrorConfig{Delete: del})
 			if del {
 				if e.srv.Len() != len(recs)+1-len(gone) || rep.Action != "remove" {
 					t.Errorf("delete: provider holds %d users, action %s", e.srv.Len(), rep.Action)
@@ -221,7 +250,7 @@ func TestMirrorSCIMSandbox(t *testing.T) {
 				t.Errorf("deactivate must keep the accounts: provider holds %d, action %s", e.srv.Len(), rep.Action)
 			}
 			// The next night: nothing left to do, the deactivated users are not counted again.
-			rep, err := Mirror(context.Background(), sink, keep, MirrorConfig{MaxDelete: 0})
+			rep, err := Mirror(context.Background(), list, sink, keep, MirrorConfig{MaxDelete: 0})
 			if err != nil || rep.Candidates != 0 || rep.AlreadyInactive != int64(len(gone)) {
 				t.Errorf("second mirror: %v %+v", err, rep)
 			}
@@ -254,7 +283,8 @@ func TestMirrorAppIDSandbox(t *testing.T) {
 		t.Fatalf("second run wrote users: %+v", sum)
 	}
 	held := func() int { n, _ := e.srv.UserCount(); return n }
-	mirrorSteps(t, sink, keep, gone, held, MirrorConfig{})
+	list := listerOf(t, e.srv.Endpoint(e.url), sink, "IBMCLOUD_API_KEY", e.srv.Credentials().APIKey)
+	mirrorSteps(t, list, sink, keep, gone, held, MirrorConfig{})
 }
 
 func TestMirrorAuth0Sandbox(t *testing.T) {
@@ -262,7 +292,7 @@ func TestMirrorAuth0Sandbox(t *testing.T) {
 	var recs [][]byte
 	for i := 0; len(recs) < 40; i++ {
 		r := gen.Auth0(5, i, gen.Options{})
-		var p auth0MirrorUser
+		var p mirrorProbe
 		_ = json.Unmarshal(r, &p)
 		if len(p.Identities) == 1 && p.Identities[0].Connection == DefaultConnection {
 			recs = append(recs, r)
@@ -278,7 +308,12 @@ func TestMirrorAuth0Sandbox(t *testing.T) {
 	if sum.Written != 0 {
 		t.Fatalf("second run wrote users: %+v", sum)
 	}
-	mirrorSteps(t, sink, keep, gone, tn.sb.Count, MirrorConfig{})
+	mirrorSteps(t, tn.lister(t, sink), sink, keep, gone, tn.sb.Count, MirrorConfig{})
+}
+
+// lister lists the tenant's connection through the Auth0 Source.
+func (tn *tenant) lister(t *testing.T, sink *Auth0) core.Lister {
+	return listerOf(t, "auth0://sandbox?base="+url.QueryEscape(tn.srv.URL), sink, "AUTH0_TOKEN", tn.sb.Token())
 }
 
 // TestMirrorAuth0Export: past 1,000 users in the connection the listing goes through an
@@ -311,7 +346,7 @@ func TestMirrorAuth0Export(t *testing.T) {
 			var other string
 			dbN := 0
 			for _, raw := range tn.sb.Users() {
-				var p auth0MirrorUser
+				var p mirrorProbe
 				if err := json.Unmarshal(raw, &p); err != nil {
 					t.Fatal(err)
 				}
@@ -335,7 +370,7 @@ func TestMirrorAuth0Export(t *testing.T) {
 				collectKeys(keep)(u, nil, nil)
 			}
 			slices.Sort(gone)
-			mirrorSteps(t, sink, keep, gone, tn.sb.Count, MirrorConfig{})
+			mirrorSteps(t, tn.lister(t, sink), sink, keep, gone, tn.sb.Count, MirrorConfig{})
 			if (exports.Load() > 0) != tc.export {
 				t.Errorf("%d export jobs, want export=%v", exports.Load(), tc.export)
 			}

@@ -111,7 +111,7 @@ func TestMirrorCandidates(t *testing.T) {
 	}
 	keep := keepOf("ALICE", "bob@example.com", "D@EXAMPLE.COM", "auth0|7", "someone-else")
 	f := &fakeTarget{users: target}
-	rep, err := Mirror(context.Background(), f, keep, MirrorConfig{MaxDelete: 10, DryRun: true})
+	rep, err := Mirror(context.Background(), f, f, keep, MirrorConfig{MaxDelete: 10, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestMirrorGuards(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeTarget{users: tc.users, failAfter: tc.failAfter}
-			rep, err := Mirror(context.Background(), f, tc.keep, tc.cfg)
+			rep, err := Mirror(context.Background(), f, f, tc.keep, tc.cfg)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err %v, want %v", err, tc.wantErr)
@@ -201,7 +201,7 @@ func TestMirrorDeactivatesUnlessDelete(t *testing.T) {
 	for _, del := range []bool{false, true} {
 		t.Run(fmt.Sprint("delete=", del), func(t *testing.T) {
 			f := fakeSCIM{&fakeTarget{users: users}}
-			rep, err := Mirror(context.Background(), f, keepOf("alice"), MirrorConfig{MaxDelete: 5, Delete: del})
+			rep, err := Mirror(context.Background(), f, f, keepOf("alice"), MirrorConfig{MaxDelete: 5, Delete: del})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,7 +225,7 @@ func TestMirrorDeactivatesUnlessDelete(t *testing.T) {
 func TestMirrorPerUserFailures(t *testing.T) {
 	f := &fakeTarget{users: []core.TargetUser{tu("1", "a", ""), tu("2", "b", ""), tu("3", "c", "")},
 		userErr: map[string]error{"2": errors.New("500 try later")}}
-	rep, err := Mirror(context.Background(), f, keepOf("zzz"), MirrorConfig{MaxDelete: 5})
+	rep, err := Mirror(context.Background(), f, f, keepOf("zzz"), MirrorConfig{MaxDelete: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestMirrorPerUserFailures(t *testing.T) {
 	}
 
 	f = &fakeTarget{users: f.users, fatal: fmt.Errorf("token: %w", httpx.ErrUnauthorized)}
-	rep, err = Mirror(context.Background(), f, keepOf("zzz"), MirrorConfig{MaxDelete: 5})
+	rep, err = Mirror(context.Background(), f, f, keepOf("zzz"), MirrorConfig{MaxDelete: 5})
 	if !errors.Is(err, httpx.ErrUnauthorized) || !errors.Is(err, core.ErrAborted) {
 		t.Fatalf("err %v", err)
 	}
@@ -247,16 +247,16 @@ func TestMirrorPerUserFailures(t *testing.T) {
 
 func TestMirrorNeedsAbilities(t *testing.T) {
 	type plain struct{ core.Sink }
-	_, err := Mirror(context.Background(), plain{&fakeTarget{}}, keepOf("a"), MirrorConfig{})
+	_, err := Mirror(context.Background(), nil, plain{&fakeTarget{}}, keepOf("a"), MirrorConfig{})
 	if !errors.Is(err, core.ErrUsage) {
-		t.Errorf("a sink that cannot list: %v", err)
+		t.Errorf("a target without a lister: %v", err)
 	}
 	type listOnly struct {
 		core.Sink
 		core.Lister
 	}
 	f := &fakeTarget{}
-	_, err = Mirror(context.Background(), listOnly{f, f}, keepOf("a"), MirrorConfig{})
+	_, err = Mirror(context.Background(), f, listOnly{f, f}, keepOf("a"), MirrorConfig{})
 	if !errors.Is(err, core.ErrUsage) {
 		t.Errorf("a sink that cannot remove: %v", err)
 	}

@@ -382,8 +382,13 @@ func inTarget(r core.Result) bool { return written(r.Outcome) || r.Outcome == co
 // finishMemberships gives the users in doubt that the target holds as ferry would write
 // them (an earlier run wrote them and died before their memberships) their groups, as
 // that run would have; one that cannot have them differs on groups. Users not in doubt
-// are another run's, and are not touched.
+// are another run's, and are not touched: one that lacks a group of its roles differs on
+// groups (as an Auth0 user lacking a role does), so that the summary does not count it
+// unchanged while the target holds less than the source.
 func (s *SCIM) finishMemberships(ctx context.Context, items []core.Item, out []core.Verdict) error {
+	if err := s.lackingGroups(ctx, items, out); err != nil {
+		return err
+	}
 	res := make([]core.Result, len(items))
 	inDoubt := false
 	for i := range items {
@@ -403,6 +408,36 @@ func (s *SCIM) finishMemberships(ctx context.Context, items []core.Item, out []c
 	for i := range items {
 		if items[i].InDoubt && out[i].Same && res[i].Outcome == core.Rejected {
 			out[i].Same, out[i].Diff = false, "groups"
+		}
+	}
+	return nil
+}
+
+// lackingGroups marks Diff "groups" on the users not in doubt, held as ferry would write
+// them, that are not members of every group their roles name (a group the target lacks
+// included). It only reads.
+func (s *SCIM) lackingGroups(ctx context.Context, items []core.Item, out []core.Verdict) error {
+	var check []int
+	for i := range items {
+		if !items[i].InDoubt && out[i].Same && out[i].TargetID != "" && len(roleNames(items[i].User)) > 0 {
+			check = append(check, i)
+		}
+	}
+	if len(check) == 0 {
+		return nil
+	}
+	st := s.groupState()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := s.loadMembers(ctx, st); err != nil {
+		return err
+	}
+	for _, i := range check {
+		for _, name := range roleNames(items[i].User) {
+			if g := st.byName[strings.ToLower(name)]; g == nil || !g.members[out[i].TargetID] {
+				out[i].Same, out[i].Diff = false, "groups"
+				break
+			}
 		}
 	}
 	return nil

@@ -129,7 +129,9 @@ func newSCIMEnvHandler(t testing.TB, h http.Handler) *scimEnv {
 }
 
 // TestSCIMVerifyFinishesMemberships: a user in doubt (written by a run that died before
-// its memberships) that the target holds as ferry would write it gets its groups then.
+// its memberships) that the target holds as ferry would write it gets its groups then. A
+// user not in doubt is not written to: it is the same only when it already holds its
+// groups, and otherwise differs on groups.
 func TestSCIMVerifyFinishesMemberships(t *testing.T) {
 	_, plain := withRoles(t, 4, func(int) []string { return nil })
 	var seeds []json.RawMessage
@@ -138,7 +140,7 @@ func TestSCIMVerifyFinishesMemberships(t *testing.T) {
 		seeds = append(seeds, b)
 	}
 	e := newSCIMEnv(t, sbscim.Config{Users: seeds}, "")
-	if err := e.srv.AddGroup("Admins", nil); err != nil {
+	if err := e.srv.AddGroup("Admins", []string{plain[3].UserName}); err != nil {
 		t.Fatal(err)
 	}
 	recs, users := withRoles(t, 4, func(int) []string { return []string{"Admins"} })
@@ -150,16 +152,17 @@ func TestSCIMVerifyFinishesMemberships(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantDiff := []string{"", "", "groups", ""} // user 2 is not in doubt and not a member
 	for i, x := range v {
-		if !x.Found || !x.Same {
-			t.Fatalf("verdict %d: %+v", i, x)
+		if !x.Found || x.Same != (wantDiff[i] == "") || x.Diff != wantDiff[i] {
+			t.Fatalf("verdict %d: %+v, want diff %q", i, x, wantDiff[i])
 		}
 	}
 	got, _ := e.srv.GroupMembers("Admins")
-	want := []string{users[0].UserName, users[1].UserName}
+	want := []string{users[0].UserName, users[1].UserName, users[3].UserName}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Fatalf("Admins holds %v, want the users in doubt %v", got, want)
+		t.Fatalf("Admins holds %v, want the users in doubt and the member %v", got, want)
 	}
 }
 

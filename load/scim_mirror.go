@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 
 	"github.com/segmentio/encoding/json"
 
@@ -17,19 +15,17 @@ import (
 
 // Mirror mode on a SCIM service provider (RFC 7644):
 //
-//	list        GET /Users?attributes=userName,active&startIndex=&count= (1-based), and
-//	            cursor=/nextCursor (RFC 9865) whenever the provider sends a nextCursor
+//	list        the SCIM Source for the same endpoint (extract/list.go): GET
+//	            /Users?attributes=userName,active, by index or by cursor (RFC 9865)
 //	deactivate  PATCH /Users/{id} replace active=false (the default: what provisioning
 //	            clients such as Entra ID and Okta do when a user leaves; the account and
 //	            its history stay, and an upsert run that finds the user in the source
 //	            again sets active back); a provider without PATCH gets GET + PUT
 //	remove      DELETE /Users/{id} (with --mirror-delete only)
 //
-// Users are matched by userName alone: it is the key SCIM clients identify users by, and
-// an email shared by a renamed user must not keep its stale account alive.
 
 var (
-	_ core.Lister      = (*SCIM)(nil)
+	_ core.Mirrored    = (*SCIM)(nil)
 	_ core.Remover     = (*SCIM)(nil)
 	_ core.Deactivator = (*SCIM)(nil)
 )
@@ -42,80 +38,9 @@ const (
 	scimMirrorParally = 4
 )
 
-type scimMirrorList struct {
-	TotalResults *int64 `json:"totalResults"`
-	Resources    []struct {
-		ID       json.RawMessage `json:"id"`
-		UserName string          `json:"userName"`
-		Active   json.RawMessage `json:"active"`
-	} `json:"Resources"`
-	NextCursor string `json:"nextCursor"`
-}
-
-// ListUsers implements core.Lister.
-func (s *SCIM) ListUsers(ctx context.Context, fn func(core.TargetUser) error) error {
-	count := scimListPage
-	if m := s.sp.Filter.MaxResults; m > 0 {
-		count = min(count, m)
-	}
-	var read int64
-	cursor, byCursor := "", false
-	usedCursors := map[string]bool{}
-	seen := newIDSet()
-	for pages := 0; ; pages++ {
-		if pages > scimListMaxPages {
-			return fmt.Errorf("scim: list users: more than %d pages", scimListMaxPages)
-		}
-		q := url.Values{"attributes": {"userName,active"}, "count": {strconv.Itoa(count)}}
-		if byCursor {
-			q.Set("cursor", cursor)
-		} else {
-			q.Set("startIndex", strconv.FormatInt(read+1, 10))
-		}
-		var l scimMirrorList
-		if err := s.c.GetJSON(ctx, "Users", q, &l); err != nil {
-			return fmt.Errorf("scim: list users after %d: %w", read, err)
-		}
-		fresh := 0
-		for _, r := range l.Resources {
-			u := core.TargetUser{ID: rawID(r.ID), UserName: r.UserName, Inactive: inactive(r.Active)}
-			if u.ID != "" && seen.add(u.ID) {
-				fresh++
-			}
-			if err := fn(u); err != nil {
-				return err
-			}
-		}
-		n := int64(len(l.Resources))
-		if n > 0 && fresh == 0 {
-			return fmt.Errorf("scim: list users after %d: a page holds no user not listed already (paging ignored?)", read)
-		}
-		read += n
-		if l.NextCursor != "" {
-			// RFC 9865: follow nextCursor whenever the provider sends one.
-			if usedCursors[l.NextCursor] {
-				return fmt.Errorf("scim: list users: nextCursor came back twice")
-			}
-			usedCursors[l.NextCursor] = true
-			cursor, byCursor = l.NextCursor, true
-			continue
-		}
-		switch {
-		case byCursor, n == 0:
-			return nil // the last cursor page has no nextCursor
-		case l.TotalResults != nil && read >= *l.TotalResults:
-			return nil
-		case l.TotalResults == nil && n < int64(count):
-			return nil
-		}
-	}
-}
-
-// inactive reads active=false, also as the string "false" some providers send.
-func inactive(raw json.RawMessage) bool {
-	v := strings.Trim(strings.TrimSpace(string(raw)), `"`)
-	return strings.EqualFold(v, "false")
-}
+// MirrorScope implements core.Mirrored: the SCIM Source for the same endpoint lists every
+// User of the provider.
+func (s *SCIM) MirrorScope() (url.Values, error) { return nil, nil }
 
 // DeactivateUsers implements core.Deactivator.
 func (s *SCIM) DeactivateUsers(ctx context.Context, users []core.TargetUser) ([]error, error) {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/url"
 
+	"github.com/ferry-dev/ferry/extract"
 	"github.com/ferry-dev/ferry/internal/checkpoint"
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
@@ -16,8 +19,9 @@ import (
 
 // Mirror mode (ferry migrate --mirror): after a complete run, remove from the target the
 // users that no longer exist in the source. The pipeline's Observe hook collects every
-// source user's keys while it runs; runMirror then hands them to load.Mirror, which holds
-// the guards (max-delete, complete listing, deactivate rather than delete on SCIM).
+// source user's keys while it runs; runMirror then hands them, with the target listed by
+// the Source for its endpoint, to load.Mirror, which holds the guards (max-delete,
+// complete listing, deactivate rather than delete on SCIM).
 
 // Mirror is a Job's mirror mode.
 type Mirror struct {
@@ -32,9 +36,9 @@ type Mirror struct {
 const DefaultMaxDelete = 10
 
 // prepare checks the mirror settings against the run before anything is read or
-// written, and returns the collector for the pipeline's Observe hook (nil without
-// --mirror).
-func (m Mirror) prepare(job Job, dst core.Sink) (*sourceNames, error) {
+// written, and returns the collector for the pipeline's Observe hook with the target's
+// lister (nil without --mirror).
+func (m Mirror) prepare(ctx context.Context, env Env, job Job, dst core.Sink) (*sourceNames, error) {
 	if !m.On {
 		if m.Force || m.Delete {
 			return nil, fmt.Errorf("--force and --mirror-delete only apply with --mirror: %w", core.ErrUsage)
@@ -47,7 +51,8 @@ func (m Mirror) prepare(job Job, dst core.Sink) (*sourceNames, error) {
 	if !job.Since.IsZero() {
 		return nil, fmt.Errorf("--mirror needs every source user, and --since reads only the changed ones: %w", core.ErrUsage)
 	}
-	if _, ok := dst.(core.Lister); !ok {
+	mirrored, ok := dst.(core.Mirrored)
+	if !ok {
 		return nil, fmt.Errorf("--mirror: target %s cannot list its users (mirror an Auth0, App ID or SCIM target): %w", dst.Name(), core.ErrUsage)
 	}
 	_, canRemove := dst.(core.Remover)
@@ -64,6 +69,10 @@ func (m Mirror) prepare(job Job, dst core.Sink) (*sourceNames, error) {
 		return nil, fmt.Errorf("--mirror: App ID Cloud Directory targets are not mirrored (deleting a profile leaves the directory user); use a profiles target: %w", core.ErrUsage)
 	}
 	names := newSourceNames()
+	var err error
+	if names.list, err = targetLister(ctx, env, job.To, dst, mirrored); err != nil {
+		return nil, err
+	}
 	if job.Resume != "" && !job.DryRun {
 		// A resumed run reads only what follows the checkpoint: it copies the rest, but it
 		// has not seen every source user, so it must not remove any.
@@ -75,9 +84,41 @@ func (m Mirror) prepare(job Job, dst core.Sink) (*sourceNames, error) {
 	return names, nil
 }
 
-// sourceNames collects the keys of every source user, as the pipeline's Observe hook.
+// targetLister opens the Source for the target's endpoint, scoped to the users the Sink
+// writes, with the target's credentials: mirror mode lists the target with the code that
+// reads it as a source.
+func targetLister(ctx context.Context, env Env, to string, dst core.Sink, m core.Mirrored) (core.Lister, error) {
+	scope, err := m.MirrorScope()
+	if err != nil {
+		return nil, fmt.Errorf("--mirror: %w", err)
+	}
+	if len(scope) > 0 {
+		u, err := url.Parse(to)
+		if err != nil {
+			return nil, fmt.Errorf("--mirror: target %s: %v: %w", endpoint.Redact(to), err, core.ErrUsage)
+		}
+		q := u.Query()
+		maps.Copy(q, scope)
+		u.RawQuery = q.Encode()
+		to = u.String()
+	}
+	// The endpoint's default format: a sink's format (auth0-import) is not what it lists.
+	src, err := extract.Open(ctx, to, core.Options{Getenv: TargetEnv(env.Getenv)})
+	if err != nil {
+		return nil, fmt.Errorf("--mirror: open target %s to list its users: %w", dst.Name(), err)
+	}
+	l, ok := src.(core.Lister)
+	if !ok {
+		return nil, fmt.Errorf("--mirror: target %s cannot list its users (mirror an Auth0, App ID or SCIM target): %w", dst.Name(), core.ErrUsage)
+	}
+	return l, nil
+}
+
+// sourceNames collects the keys of every source user, as the pipeline's Observe hook,
+// and holds the lister of the target they are matched against.
 type sourceNames struct {
 	keep *load.KeepSet
+	list core.Lister
 }
 
 func newSourceNames() *sourceNames { return &sourceNames{keep: load.NewKeepSet()} }
@@ -129,7 +170,7 @@ func runMirror(ctx context.Context, env Env, dst core.Sink, names *sourceNames, 
 	if ok, why := names.keep.Complete(); !ok {
 		return nil, fmt.Errorf("%w: nothing removed: the source was not read completely: %s", load.ErrMirrorRefused, why)
 	}
-	rep, err := load.Mirror(ctx, dst, names.keep, load.MirrorConfig{
+	rep, err := load.Mirror(ctx, names.list, dst, names.keep, load.MirrorConfig{
 		MaxDelete: m.MaxDelete, Force: m.Force, DryRun: dryRun, Delete: m.Delete,
 	})
 	printMirror(env.Log, dst, &rep)

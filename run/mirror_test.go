@@ -21,6 +21,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/core"
 	"github.com/ferry-dev/ferry/internal/endpoint"
 	"github.com/ferry-dev/ferry/internal/pipeline"
+	sbauth0 "github.com/ferry-dev/ferry/internal/sandbox/auth0"
 	sbscim "github.com/ferry-dev/ferry/internal/sandbox/scim"
 	"github.com/ferry-dev/ferry/load"
 	"github.com/ferry-dev/ferry/schemas"
@@ -79,6 +80,16 @@ func (tg *target) sink(t *testing.T) core.Sink {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// lister is the target listed as mirror mode lists it: through the SCIM Source.
+func (tg *target) lister(t *testing.T, dst core.Sink) core.Lister {
+	t.Helper()
+	l, err := targetLister(context.Background(), testEnv(tg.getenv), tg.endpoint, dst, dst.(core.Mirrored))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // active reads the provider's users directly (not through ferry): userName -> active.
@@ -165,6 +176,7 @@ func TestRunMirrorGuards(t *testing.T) {
 	dst := tg.sink(t)
 	good, sum := namesOf(t, fixLost, dst)
 	partial, _ := namesOf(t, fixBroken, dst)
+	good.list, partial.list = tg.lister(t, dst), tg.lister(t, dst)
 	sum.DryRun = false
 	interrupted := sum
 	interrupted.Interrupted = true
@@ -255,7 +267,10 @@ func TestMirrorPrepare(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			names, err := tc.m.prepare(tc.f, tc.dst)
+			if tc.f.To == "" {
+				tc.f.To = tg.endpoint
+			}
+			names, err := tc.m.prepare(context.Background(), testEnv(tg.getenv), tc.f, tc.dst)
 			if !errors.Is(err, tc.wantErr) || (err != nil) != (tc.wantErr != nil) {
 				t.Fatalf("err %v, want %v", err, tc.wantErr)
 			}
@@ -263,6 +278,9 @@ func TestMirrorPrepare(t *testing.T) {
 				t.Fatalf("collector %v, want %v", names != nil, tc.collects)
 			}
 			if names != nil {
+				if names.list == nil {
+					t.Error("no lister for the target")
+				}
 				if ok, why := names.keep.Complete(); ok == tc.partial {
 					t.Errorf("complete=%v (%s), want partial=%v", ok, why, tc.partial)
 				}
@@ -285,5 +303,89 @@ func TestObserveUndecodable(t *testing.T) {
 	n.observe(&schemas.User{ID: "line 9"}, nil, errors.New("bad json"))
 	if ok, why := n.keep.Complete(); ok || !strings.Contains(why, "line 9") {
 		t.Errorf("undecodable record: ok=%v %q", ok, why)
+	}
+}
+
+// TestMigrateMirrorAuth0 runs migrate --mirror into an Auth0 tenant end to end: the target
+// is listed by the Auth0 Source scoped to the sink's connection (the default one here,
+// since the endpoint names none) with the target's own credentials, so users of the
+// tenant's other connections, gone from the source too, are never touched.
+func TestMigrateMirrorAuth0(t *testing.T) {
+	sb, err := sbauth0.New(sbauth0.Config{Users: 30, Seed: 4, EmptyCatalog: true, ImportDelay: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sb.Handler())
+	t.Cleanup(ts.Close)
+	to := sb.Endpoint(ts.URL)
+	vars := map[string]string{}
+	for k, v := range sb.Env() {
+		vars["FERRY_TO_"+k] = v // only the target's names: a lister reading AUTH0_* would fail
+	}
+	getenv := func(k string) string { return vars[k] }
+	connOf := func(raw []byte) (id, conn string) {
+		var p struct {
+			UserID     string `json:"user_id"`
+			Identities []struct {
+				Connection string `json:"connection"`
+			} `json:"identities"`
+		}
+		if err := json.Unmarshal(raw, &p); err != nil || len(p.Identities) == 0 {
+			t.Fatalf("seeded user %s: %v", raw, err)
+		}
+		return p.UserID, p.Identities[0].Connection
+	}
+	var seededDB, others []string
+	for _, raw := range sb.Users() {
+		id, conn := connOf(raw)
+		if conn == load.DefaultConnection {
+			seededDB = append(seededDB, id)
+		} else {
+			others = append(others, id)
+		}
+	}
+	if len(seededDB) == 0 || len(others) == 0 {
+		t.Fatalf("seed: %d database users, %d of other connections; want both", len(seededDB), len(others))
+	}
+
+	job := testJob(fixSource, to)
+	if res, err := Migrate(context.Background(), testEnv(getenv), job); err != nil || res.Written != 6 {
+		t.Fatalf("clone: %v %+v", err, res)
+	}
+	job = testJob(fixLost, to)
+	job.Mirror = Mirror{On: true, MaxDelete: 0, Force: true}
+	res, err := Migrate(context.Background(), testEnv(getenv), job)
+	if err != nil || res.Mirror == nil {
+		t.Fatalf("mirror run: %v %+v", err, res)
+	}
+	// Gone from the source: the two lost users and every seeded database user.
+	if want := len(lostUsers) + len(seededDB); res.Mirror.Removed != want || res.Mirror.Failed != 0 {
+		t.Fatalf("removed %d (failed %d), want %d: %+v", res.Mirror.Removed, res.Mirror.Failed, want, res.Mirror.Users)
+	}
+	for _, id := range others {
+		if sb.User(id) == nil {
+			t.Errorf("user %s of another connection was removed", id)
+		}
+	}
+	for _, id := range seededDB {
+		if sb.User(id) != nil {
+			t.Errorf("seeded database user %s is still there", id)
+		}
+	}
+	left := map[string]bool{}
+	for _, raw := range sb.Users() {
+		var p struct {
+			Email string `json:"email"`
+		}
+		_ = json.Unmarshal(raw, &p)
+		left[p.Email] = true
+	}
+	for _, u := range lostUsers {
+		if left[u] {
+			t.Errorf("%s is still in the tenant", u)
+		}
+	}
+	if n := sb.Count(); n != len(others)+6-len(lostUsers) {
+		t.Errorf("tenant holds %d users, want %d", n, len(others)+6-len(lostUsers))
 	}
 }

@@ -67,7 +67,7 @@ func Migrate(ctx context.Context, env Env, job Job) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	names, err := job.Mirror.prepare(job, dst)
+	names, err := job.Mirror.prepare(ctx, env, job, dst)
 	if err != nil {
 		return res, err
 	}

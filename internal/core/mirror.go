@@ -1,10 +1,15 @@
 package core
 
-import "context"
+import (
+	"context"
+	"net/url"
+)
 
 // Mirror mode (ferry migrate --mirror) removes from a target the users that are gone from
-// the source. A Sink takes part by implementing Lister and Remover (and Deactivator where
-// the provider's clients deactivate rather than delete); load.Mirror decides who goes.
+// the source. The target is listed by the Source for the same endpoint (a Lister), so
+// that one piece of code pages each provider; the Sink takes part by implementing
+// Mirrored, and Remover (and Deactivator where the provider's clients deactivate rather
+// than delete). load.Mirror decides who goes.
 
 // TargetUser is a user a target holds, as much of it as mirror mode needs to match it
 // against the source and to remove it.
@@ -22,12 +27,21 @@ type TargetUser struct {
 	Inactive bool `json:"inactive,omitempty"`
 }
 
-// Lister is a Sink that can enumerate the users it manages (an Auth0 database
-// connection, an App ID instance's profiles, a SCIM service provider's Users).
+// Lister is a Source that can enumerate its users for matching only (an Auth0 database
+// connection, an App ID instance's profiles, a SCIM service provider's Users): the same
+// paging as Users, reading no more of each user than a TargetUser holds.
 type Lister interface {
 	// ListUsers calls fn for every user, streaming page by page. It returns an error if
 	// the listing could not be completed; a caller must then treat what it saw as partial.
 	ListUsers(ctx context.Context, fn func(TargetUser) error) error
+}
+
+// Mirrored is a Sink whose users a Lister for the same endpoint lists. MirrorScope gives
+// the endpoint query parameters that make that Source read exactly the users this Sink
+// writes and may remove (Auth0: the connection, which the Sink defaults and a Source
+// would otherwise read past), or an error when no Source can be scoped so.
+type Mirrored interface {
+	MirrorScope() (url.Values, error)
 }
 
 // Remover is a Sink that can delete users.
