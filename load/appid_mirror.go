@@ -29,7 +29,8 @@ var (
 )
 
 // MirrorScope implements core.Mirrored: the App ID Source for the same endpoint lists
-// the instance's profiles. A Cloud Directory sink is refused (see above).
+// the instance's profiles. A Cloud Directory sink is refused (see above), before mirror
+// mode reads anything.
 func (a *AppID) MirrorScope() (url.Values, error) {
 	if a.cd {
 		return nil, fmt.Errorf("appid: mirror mode removes profiles, not Cloud Directory users: use a profiles target (without cloud_directory=true): %w", core.ErrUsage)

@@ -53,7 +53,7 @@ func (m Mirror) prepare(ctx context.Context, env Env, job Job, dst core.Sink) (*
 	}
 	mirrored, ok := dst.(core.Mirrored)
 	if !ok {
-		return nil, fmt.Errorf("--mirror: target %s cannot list its users (mirror an Auth0, App ID or SCIM target): %w", dst.Name(), core.ErrUsage)
+		return nil, cannotList(dst)
 	}
 	_, canRemove := dst.(core.Remover)
 	_, canDeactivate := dst.(core.Deactivator)
@@ -64,9 +64,6 @@ func (m Mirror) prepare(ctx context.Context, env Env, job Job, dst core.Sink) (*
 		return nil, fmt.Errorf("--mirror-delete: target %s cannot delete users: %w", dst.Name(), core.ErrUsage)
 	case m.Delete && !canDeactivate:
 		return nil, fmt.Errorf("--mirror-delete applies to SCIM targets, which otherwise deactivate; %s always deletes: %w", dst.Name(), core.ErrUsage)
-	}
-	if dst.Format() == core.FormatAppIDCD {
-		return nil, fmt.Errorf("--mirror: App ID Cloud Directory targets are not mirrored (deleting a profile leaves the directory user); use a profiles target: %w", core.ErrUsage)
 	}
 	names := newSourceNames()
 	var err error
@@ -109,9 +106,13 @@ func targetLister(ctx context.Context, env Env, to string, dst core.Sink, m core
 	}
 	l, ok := src.(core.Lister)
 	if !ok {
-		return nil, fmt.Errorf("--mirror: target %s cannot list its users (mirror an Auth0, App ID or SCIM target): %w", dst.Name(), core.ErrUsage)
+		return nil, cannotList(dst)
 	}
 	return l, nil
+}
+
+func cannotList(dst core.Sink) error {
+	return fmt.Errorf("--mirror: target %s cannot list its users (mirror an Auth0, App ID or SCIM target): %w", dst.Name(), core.ErrUsage)
 }
 
 // sourceNames collects the keys of every source user, as the pipeline's Observe hook,

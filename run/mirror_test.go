@@ -241,6 +241,13 @@ func TestMirrorPrepare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cd, err := load.Open(context.Background(), "appid://us-south/t1?cloud_directory=true&base=http://127.0.0.1:1",
+		core.Options{Getenv: func(k string) string {
+			return map[string]string{"IBMCLOUD_API_KEY": "k", "APPID_ENCRYPTION_SECRET": "s"}[k]
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pending := filepath.Join(dir, "state.json")
 	run := Job{From: fixLost, To: tg.endpoint, Resume: pending}
 	if err := checkpoint.Save(pending, &checkpoint.State{From: endpoint.Redact(run.From), To: endpoint.Redact(run.To), Cursor: "n=2"}); err != nil {
@@ -262,6 +269,8 @@ func TestMirrorPrepare(t *testing.T) {
 		{name: "negative max-delete", m: Mirror{On: true, MaxDelete: -1}, dst: scim, wantErr: core.ErrUsage},
 		{name: "since", m: Mirror{On: true}, f: Job{Since: time.Now().Add(-24 * time.Hour)}, dst: scim, wantErr: core.ErrUsage},
 		{name: "file target", m: Mirror{On: true}, dst: file, wantErr: core.ErrUsage},
+		// Deleting a profile would leave the Cloud Directory user: the sink refuses.
+		{name: "cloud directory target", m: Mirror{On: true}, dst: cd, wantErr: core.ErrUsage},
 		{name: "pending checkpoint", m: Mirror{On: true}, f: run, dst: scim, collects: true, partial: true},
 		{name: "pending checkpoint, dry run", m: Mirror{On: true}, f: func() Job { x := run; x.DryRun = true; return x }(), dst: scim, collects: true},
 	}
@@ -273,6 +282,9 @@ func TestMirrorPrepare(t *testing.T) {
 			names, err := tc.m.prepare(context.Background(), testEnv(tg.getenv), tc.f, tc.dst)
 			if !errors.Is(err, tc.wantErr) || (err != nil) != (tc.wantErr != nil) {
 				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if tc.dst == cd && (err == nil || !strings.Contains(err.Error(), "not Cloud Directory users")) {
+				t.Fatalf("err %v, want the Cloud Directory refusal", err)
 			}
 			if (names != nil) != tc.collects {
 				t.Fatalf("collector %v, want %v", names != nil, tc.collects)
